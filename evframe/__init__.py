@@ -1,12 +1,59 @@
-"""evframe: event handlers for Flow Production Tracking sites."""
+"""evframe: event handlers for Flow Production Tracking sites.
+
+Handlers are plain functions ``handler(ctx, event)`` in pip-installable
+packages, found through the entry-point group ``evframe.handlers``.
+"""
 
 from __future__ import annotations
 
 import logging
+
+from evframe.errors import CycleError as CycleError
+from evframe.errors import DuplicateHandlerError as DuplicateHandlerError
+from evframe.errors import EvframeError as EvframeError
+from evframe.errors import FollowupLimitError as FollowupLimitError
+from evframe.errors import HandlerError as HandlerError
+from evframe.errors import HandlerLoadError as HandlerLoadError
+from evframe.errors import HandlerReturnError as HandlerReturnError
+from evframe.errors import RegistrationError as RegistrationError
+from evframe.errors import StopProcessing as StopProcessing
+from evframe.errors import UnknownRequirementError as UnknownRequirementError
+from evframe.event import Event as Event
+from evframe.event import ShotgunEvent as ShotgunEvent
+from evframe.filters import want as want
+from evframe.ordering import on_error as on_error
+from evframe.ordering import required_by as required_by
+from evframe.ordering import requires as requires
+from evframe.processor import Context as Context
+from evframe.processor import HandlerResult as HandlerResult
+from evframe.processor import Processor as Processor
+from evframe.processor import Report as Report
 
 __version__ = "0.1.0"
 
 # A library configures no logging; the CLI does.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["__version__"]
+__all__ = [
+    "Context",
+    "CycleError",
+    "DuplicateHandlerError",
+    "Event",
+    "EvframeError",
+    "FollowupLimitError",
+    "HandlerError",
+    "HandlerLoadError",
+    "HandlerResult",
+    "HandlerReturnError",
+    "Processor",
+    "RegistrationError",
+    "Report",
+    "ShotgunEvent",
+    "StopProcessing",
+    "UnknownRequirementError",
+    "__version__",
+    "on_error",
+    "required_by",
+    "requires",
+    "want",
+]

@@ -1,0 +1,166 @@
+"""``@requires`` / ``@required_by`` and the one order handlers run in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import networkx as nx
+
+from evframe.errors import CycleError, UnknownRequirementError
+from evframe.filters import ON_ERROR_POLICIES, get_spec
+
+__all__ = ["HandlerGraph", "on_error", "required_by", "requires"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _names(decorator: str, names: tuple[str, ...]) -> set[str]:
+    if not names:
+        raise TypeError(f"@{decorator}() needs at least one handler name")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"@{decorator}() takes handler names (non-empty str), got {name!r}")
+    return set(names)
+
+
+def requires(*handler_names: str) -> Callable[[F], F]:
+    """Run the decorated handler after these handlers, whenever both run for an event.
+
+    A required handler that does not want an event does not stop this one from
+    running; if a required handler fails, this one is skipped for that event.
+    """
+    names = _names("requires", handler_names)
+
+    def mark(func: F) -> F:
+        get_spec(func, create=True).requires.update(names)
+        return func
+
+    return mark
+
+
+def required_by(*handler_names: str) -> Callable[[F], F]:
+    """Run the decorated handler before these handlers, whenever both run for an event."""
+    names = _names("required_by", handler_names)
+
+    def mark(func: F) -> F:
+        get_spec(func, create=True).required_by.update(names)
+        return func
+
+    return mark
+
+
+def on_error(policy: str) -> Callable[[F], F]:
+    """Set the handler's default failure policy in the daemon: stop, skip or retry.
+
+    The ``on_error`` key of the handler's config section overrides it.
+    """
+    if policy not in ON_ERROR_POLICIES:
+        raise TypeError(f"@on_error() takes one of {', '.join(ON_ERROR_POLICIES)}, got {policy!r}")
+
+    def mark(func: F) -> F:
+        get_spec(func, create=True).on_error = policy
+        return func
+
+    return mark
+
+
+class HandlerGraph:
+    """The ordering graph of a handler set, validated and sorted once.
+
+    An edge ``a -> b`` means "a runs before b when both run".
+    """
+
+    def __init__(self, funcs: Mapping[str, Callable[..., Any]], sources: Mapping[str, str]) -> None:
+        graph: Any = nx.DiGraph()
+        graph.add_nodes_from(funcs)
+        registered = sorted(funcs)
+        for name, func in funcs.items():
+            spec = get_spec(func)
+            for req in sorted(spec.requires):
+                self._check_known(name, "requires", req, funcs, sources, registered)
+                graph.add_edge(req, name)
+            for dep in sorted(spec.required_by):
+                self._check_known(name, "required_by", dep, funcs, sources, registered)
+                graph.add_edge(name, dep)
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle:
+            names = [edge[0] for edge in cycle]
+            path = " -> ".join([*names, names[0]])
+            raise CycleError(
+                f"handler ordering has a cycle: {path}; remove one of these "
+                f"@requires/@required_by edges",
+                names,
+            )
+        self.graph = graph
+        # Ties are broken by name, so the order never depends on install order
+        # or on PYTHONHASHSEED.
+        self.order: list[str] = list(nx.lexicographical_topological_sort(graph, key=str))
+        self.position: dict[str, int] = {name: i for i, name in enumerate(self.order)}
+        self._descendants: dict[str, frozenset[str]] = {}
+        self._group_of: dict[str, frozenset[str]] = {}
+        for component in nx.weakly_connected_components(graph):
+            group = frozenset(component)
+            for name in group:
+                self._group_of[name] = group
+
+    @staticmethod
+    def _check_known(
+        name: str,
+        relation: str,
+        other: str,
+        funcs: Mapping[str, Any],
+        sources: Mapping[str, str],
+        registered: list[str],
+    ) -> None:
+        if other in funcs:
+            return
+        where = f" ({sources[name]})" if name in sources else ""
+        listing = ", ".join(registered) if registered else "(none)"
+        raise UnknownRequirementError(
+            f"handler {name!r}{where} @{relation} {other!r}, but no handler named {other!r} "
+            f"is registered; registered handlers: {listing}"
+        )
+
+    def dependents(self, name: str) -> frozenset[str]:
+        """Handlers that (transitively) require ``name``."""
+        found = self._descendants.get(name)
+        if found is None:
+            found = self._descendants[name] = frozenset(nx.descendants(self.graph, name))
+        return found
+
+    def requirements(self, name: str) -> list[str]:
+        """Handlers ``name`` directly runs after."""
+        return sorted(self.graph.predecessors(name))
+
+    def group(self, name: str) -> frozenset[str]:
+        """Every handler linked to ``name`` by ordering edges (itself included)."""
+        return self._group_of[name]
+
+    def groups(self) -> list[list[str]]:
+        """The linked groups, each in run order, ordered by their first handler."""
+        seen: set[frozenset[str]] = set()
+        out: list[list[str]] = []
+        for name in self.order:
+            group = self._group_of[name]
+            if group not in seen:
+                seen.add(group)
+                out.append(sorted(group, key=self.position.__getitem__))
+        return out
+
+    def sort(self, names: Iterable[str]) -> list[str]:
+        """``names`` in run order."""
+        return sorted(names, key=self.position.__getitem__)
+
+    def to_dot(self) -> str:
+        """The graph in Graphviz DOT form."""
+        lines = ["digraph evframe {", "  rankdir=LR;"]
+        for name in self.order:
+            lines.append(f'  "{name}";')
+        for a, b in sorted(self.graph.edges()):
+            lines.append(f'  "{a}" -> "{b}";')
+        lines.append("}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,244 @@
+"""Helpers for testing handlers in isolation (also served as pytest fixtures).
+
+Build realistic EventLogEntry records and events::
+
+    from evframe.testing import change_event, run_handler
+
+    event = change_event("Task", 42, "sg_status_list", old="ip", new="fin")
+    result = run_handler(my_handler, event, config={"notify": True})
+
+``make_record`` and friends produce the dict ``shotgun_api3`` returns for an
+EventLogEntry, shaped as a site writes it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from evframe.event import Event, ShotgunEvent
+from evframe.processor import Processor, Report
+
+__all__ = [
+    "SimpleEvent",
+    "change_event",
+    "make_processor",
+    "make_record",
+    "multi_entity_event",
+    "new_event",
+    "retirement_event",
+    "revival_event",
+    "run_handler",
+]
+
+_ids = itertools.count(1)
+_ids_lock = threading.Lock()
+_DEFAULT_USER = {"type": "HumanUser", "id": 1, "name": "Test Artist"}
+_DEFAULT_PROJECT = {"type": "Project", "id": 70, "name": "Demo Project"}
+
+
+def _next_id() -> int:
+    with _ids_lock:
+        return next(_ids)
+
+
+class SimpleEvent(Event):
+    """An event with just a name (and optional ``ctxt``), for follow-ups and tests."""
+
+    def __init__(self, name: str, ctxt: Any = None) -> None:
+        super().__init__(ctxt)
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+
+def _link(entity_type: str, entity_id: int, name: str | None = None) -> dict[str, Any]:
+    return {"type": entity_type, "id": entity_id, "name": name or f"{entity_type} {entity_id}"}
+
+
+def make_record(
+    event_type: str,
+    *,
+    id: int | None = None,
+    entity: Mapping[str, Any] | None = None,
+    attribute_name: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    project: Mapping[str, Any] | None = _DEFAULT_PROJECT,
+    user: Mapping[str, Any] | None = _DEFAULT_USER,
+    created_at: _dt.datetime | str | None = None,
+    session_uuid: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """One EventLogEntry record with every key a site returns."""
+    if created_at is None:
+        created_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    return {
+        "type": "EventLogEntry",
+        "id": id if id is not None else _next_id(),
+        "event_type": event_type,
+        "attribute_name": attribute_name,
+        "meta": dict(meta) if meta is not None else None,
+        "entity": dict(entity) if entity is not None else None,
+        "project": dict(project) if project is not None else None,
+        "user": dict(user) if user is not None else None,
+        "created_at": created_at,
+        "session_uuid": session_uuid,
+        "description": description,
+    }
+
+
+def change_event(
+    entity_type: str,
+    entity_id: int,
+    field: str,
+    *,
+    old: Any = None,
+    new: Any = None,
+    in_create: bool = False,
+    data_type: str = "text",
+    entity_name: str | None = None,
+    **record: Any,
+) -> ShotgunEvent:
+    """A ``Shotgun_<Type>_Change`` event for a plain field."""
+    meta: dict[str, Any] = {
+        "type": "attribute_change",
+        "attribute_name": field,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "field_data_type": data_type,
+        "old_value": old,
+        "new_value": new,
+    }
+    if in_create:
+        meta["in_create"] = True
+    return ShotgunEvent(
+        make_record(
+            f"Shotgun_{entity_type}_Change",
+            entity=_link(entity_type, entity_id, entity_name),
+            attribute_name=field,
+            meta=meta,
+            **record,
+        )
+    )
+
+
+def multi_entity_event(
+    entity_type: str,
+    entity_id: int,
+    field: str,
+    *,
+    added: Iterable[Mapping[str, Any]] = (),
+    removed: Iterable[Mapping[str, Any]] = (),
+    **record: Any,
+) -> ShotgunEvent:
+    """A ``Shotgun_<Type>_Change`` event for a multi-entity field."""
+    meta = {
+        "type": "attribute_change",
+        "attribute_name": field,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "field_data_type": "multi_entity",
+        "added": [dict(a) for a in added],
+        "removed": [dict(r) for r in removed],
+    }
+    return ShotgunEvent(
+        make_record(
+            f"Shotgun_{entity_type}_Change",
+            entity=_link(entity_type, entity_id),
+            attribute_name=field,
+            meta=meta,
+            **record,
+        )
+    )
+
+
+def new_event(entity_type: str, entity_id: int, **record: Any) -> ShotgunEvent:
+    """A ``Shotgun_<Type>_New`` event."""
+    meta = {"type": "new_entity", "entity_type": entity_type, "entity_id": entity_id}
+    return ShotgunEvent(
+        make_record(
+            f"Shotgun_{entity_type}_New",
+            entity=_link(entity_type, entity_id),
+            meta=meta,
+            **record,
+        )
+    )
+
+
+def retirement_event(
+    entity_type: str, entity_id: int, display_name: str = "", **record: Any
+) -> ShotgunEvent:
+    """A ``Shotgun_<Type>_Retirement`` event (``entity`` is null, as on a site)."""
+    now = _dt.datetime.now(_dt.timezone.utc)
+    meta = {
+        "type": "entity_retirement",
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "class_name": entity_type,
+        "display_name": display_name,
+        "retirement_date": now.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+    return ShotgunEvent(make_record(f"Shotgun_{entity_type}_Retirement", meta=meta, **record))
+
+
+def revival_event(entity_type: str, entity_id: int, **record: Any) -> ShotgunEvent:
+    """A ``Shotgun_<Type>_Revival`` event."""
+    meta = {
+        "type": "entity_revival",
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "class_name": entity_type,
+    }
+    return ShotgunEvent(
+        make_record(
+            f"Shotgun_{entity_type}_Revival",
+            entity=_link(entity_type, entity_id),
+            meta=meta,
+            **record,
+        )
+    )
+
+
+def make_processor(
+    *handlers: Callable[..., Any],
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+    sg: Any = None,
+) -> Processor:
+    """A Processor with ``handlers`` registered under their function names.
+
+    ``sg``, when given, is what every handler gets as ``ctx.sg`` (a
+    ``shotgun_api3.Shotgun`` connected to ``evframe sandbox``, or a double).
+    """
+    processor = Processor(config=config, sg_factory=(lambda _name: sg) if sg is not None else None)
+    for handler in handlers:
+        processor.register(handler)
+    processor.finalize()
+    return processor
+
+
+def run_handler(
+    handler: Callable[..., Any],
+    event: Event,
+    *,
+    config: Mapping[str, Any] | None = None,
+    sg: Any = None,
+    requires: Iterable[Callable[..., Any]] = (),
+) -> Report:
+    """Run one handler (and the handlers it requires, given in ``requires``) on ``event``.
+
+    Exceptions propagate, so a test sees the handler's own error.  Returns the
+    run's :class:`~evframe.processor.Report`; ``event.proc`` holds what the
+    handlers stored.
+    """
+    name = handler.__name__
+    processor = make_processor(*requires, handler, config={name: config or {}}, sg=sg)
+    report = processor.run(event)
+    for failure in report.failures:
+        if failure.error is not None:
+            raise failure.error
+    return report

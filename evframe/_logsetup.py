@@ -1,0 +1,221 @@
+"""Logging configuration for the ``evframe`` command line (never used at import time).
+
+Only the ``evframe`` logger tree is configured: a stderr (journald-friendly) sink, an
+optional rotating file, optional JSON lines, an optional error mail.  Every sink redacts
+secret values from messages and tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import smtplib
+import ssl
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import IO, Final
+
+from evframe.config import ConfigError, EmailConfig, LoggingConfig, redact_secrets
+
+__all__ = [
+    "LOGGER_NAME",
+    "JsonFormatter",
+    "RedactingFilter",
+    "SSLSMTPHandler",
+    "configure_logging",
+    "reset_logging",
+]
+
+LOGGER_NAME: Final = "evframe"
+HANDLER_LOGGER_PREFIX: Final = "evframe.handler."
+TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# What configure_logging changed, so the next call (or reset_logging) can undo exactly that
+# and leave alone whatever a host application added.
+_installed_handlers: list[logging.Handler] = []
+_leveled_loggers: list[str] = []
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``.
+
+    ``event_id`` and ``handler`` are included when given through ``extra=``; ``exc`` holds the
+    traceback text when the record has exception info, ``stack`` any stack info.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = datetime.fromtimestamp(record.created, tz=timezone.utc)
+        data: dict[str, object] = {
+            "time": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("event_id", "handler"):
+            if hasattr(record, key):
+                data[key] = getattr(record, key)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exc"] = record.exc_text
+        if record.stack_info:
+            data["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces secret values with ``***`` in a record's message, traceback and stack.
+
+    It runs before any formatter: it renders the message (``getMessage()``) and the traceback
+    text once, redacts them and stores them back on the record (``msg``/``args``/``exc_text``),
+    so every formatter — the stock one, :class:`JsonFormatter`, the mail handler's — and every
+    later sink sees only the redacted text.
+    """
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:
+            # A bad format string: leave it for the handler's handleError to report, but don't
+            # let it escape to the code that logged.
+            return True
+        record.msg = redact_secrets(message, self.secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            # Plain traceback text; never locals.
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if record.exc_text:
+            record.exc_text = redact_secrets(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact_secrets(record.stack_info, self.secrets)
+        return True
+
+
+class SSLSMTPHandler(logging.handlers.SMTPHandler):
+    """:class:`logging.handlers.SMTPHandler` that can also speak SMTP over TLS (``ssl``).
+
+    STARTTLS (``secure=()``) and SMTP-over-TLS connections verify the server's certificate
+    with the system's trust store (the stdlib handler does not verify).
+    """
+
+    def __init__(self, email: EmailConfig) -> None:
+        credentials = (email.username, email.password or "") if email.username else None
+        super().__init__(
+            mailhost=(email.host, email.port),
+            fromaddr=email.sender,
+            toaddrs=list(email.to),
+            subject=email.subject,
+            credentials=credentials,
+            secure=() if email.tls else None,
+            timeout=email.timeout,
+        )
+        self.use_ssl = email.ssl
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = EmailMessage()
+            msg["From"] = self.fromaddr
+            msg["To"] = ",".join(self.toaddrs)
+            msg["Subject"] = self.getSubject(record)
+            msg["Date"] = formatdate(localtime=True)
+            msg.set_content(self.format(record))
+            context = ssl.create_default_context()
+            smtp: smtplib.SMTP
+            if self.use_ssl:
+                smtp = smtplib.SMTP_SSL(
+                    self.mailhost, self.mailport or 0, timeout=self.timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(self.mailhost, self.mailport or 0, timeout=self.timeout)
+            with smtp:
+                if self.secure is not None:
+                    smtp.ehlo()
+                    smtp.starttls(context=context)
+                    smtp.ehlo()
+                if self.username:
+                    smtp.login(self.username, self.password)
+                smtp.send_message(msg)
+        except Exception:
+            self.handleError(record)
+
+
+def _text_or_json(cfg: LoggingConfig) -> logging.Formatter:
+    return JsonFormatter() if cfg.json else logging.Formatter(TEXT_FORMAT)
+
+
+def configure_logging(
+    cfg: LoggingConfig,
+    *,
+    secrets: Sequence[str] = (),
+    verbose: int = 0,
+    stream: IO[str] | None = None,
+) -> None:
+    """Configure the ``evframe`` logger tree from ``cfg``, replacing any earlier call's setup.
+
+    ``secrets`` are redacted from every sink; ``verbose`` (the count of ``-v``) of 1 or more
+    sets the level to DEBUG; ``stream`` replaces stderr.  Raises :class:`ConfigError`
+    (``logging.file``) when the log file cannot be opened.
+    """
+    reset_logging()
+    root = logging.getLogger(LOGGER_NAME)
+    redactor = RedactingFilter(secrets)
+
+    handlers: list[logging.Handler] = [
+        logging.StreamHandler(stream if stream is not None else sys.stderr)
+    ]
+    if cfg.file is not None:
+        try:
+            handlers.append(
+                logging.handlers.RotatingFileHandler(
+                    cfg.file,
+                    maxBytes=cfg.max_bytes,
+                    backupCount=cfg.backup_count,
+                    encoding="utf-8",
+                )
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot open log file {cfg.file}: {exc.strerror or exc}", key="logging.file"
+            ) from None
+    if cfg.email is not None:
+        mail = SSLSMTPHandler(cfg.email)
+        mail.setLevel(logging.ERROR)
+        handlers.append(mail)
+
+    for handler in handlers:
+        handler.setFormatter(_text_or_json(cfg))
+        handler.addFilter(redactor)
+        root.addHandler(handler)
+        _installed_handlers.append(handler)
+
+    root.setLevel(logging.DEBUG if verbose >= 1 else cfg.level)
+    # A handler package calling logging.basicConfig() must not make every line appear twice.
+    root.propagate = False
+    _leveled_loggers.append(LOGGER_NAME)
+    for name, level in sorted(cfg.handlers.items()):
+        logger_name = HANDLER_LOGGER_PREFIX + name
+        logging.getLogger(logger_name).setLevel(level)
+        _leveled_loggers.append(logger_name)
+
+
+def reset_logging() -> None:
+    """Undo :func:`configure_logging`: remove and close its sinks, reset the levels it set."""
+    root = logging.getLogger(LOGGER_NAME)
+    while _installed_handlers:
+        handler = _installed_handlers.pop()
+        root.removeHandler(handler)
+        handler.close()
+    while _leveled_loggers:
+        logging.getLogger(_leveled_loggers.pop()).setLevel(logging.NOTSET)
+    root.propagate = True

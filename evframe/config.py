@@ -419,9 +419,10 @@ class _Table:
     def _bad_choice(self, key: str, value: str, choices: Sequence[str]) -> str:
         options = " or ".join(json.dumps(c) for c in choices)
         detail = f"expected {options}, got {_show(value)}"
-        close = difflib.get_close_matches(value, choices, n=1)
+        by_lower = {c.lower(): c for c in choices}
+        close = difflib.get_close_matches(value.lower(), list(by_lower), n=1)
         if close:
-            detail += f"; did you mean {close[0]!r}?"
+            detail += f"; did you mean {by_lower[close[0]]!r}?"
         raise self.error(key, detail)
 
     def boolean(self, key: str, default: bool) -> bool:

@@ -1,0 +1,432 @@
+"""The daemon's state: one SQLite file (WAL, mode 0600).
+
+It holds the read cursor, a cursor per handler, the ids still pending (seen
+missing between two fetched events), each handler's status with its last
+error, and dead letters.  Writes are grouped: they stay in one open
+transaction until :meth:`State.commit`, so a crash replays at most what was
+done since the last commit.  A state file that cannot be read is an error,
+never a silent reset; a second daemon on one state file is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from evframe.errors import EvframeError
+
+__all__ = [
+    "ACTIVE",
+    "DISABLED",
+    "FAILED",
+    "DeadLetter",
+    "HandlerState",
+    "State",
+    "StateError",
+    "StateLockedError",
+]
+
+SCHEMA_VERSION = 1
+ACTIVE = "active"
+FAILED = "failed"
+DISABLED = "disabled"
+STATUSES = (ACTIVE, FAILED, DISABLED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS handlers (
+    name TEXT PRIMARY KEY,
+    cursor INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active',
+    error TEXT,
+    failed_event_id INTEGER,
+    fingerprint TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending (event_id INTEGER PRIMARY KEY, deadline REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    handler TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_handler ON dead_letters (handler, event_id);
+"""
+
+
+class StateError(EvframeError):
+    """The state file cannot be used (unreadable, newer schema, another site)."""
+
+
+class StateLockedError(StateError):
+    """Another daemon holds the state file."""
+
+
+@dataclass(frozen=True)
+class HandlerState:
+    """One handler's row: where it is and whether it runs."""
+
+    name: str
+    cursor: int
+    status: str
+    error: str | None
+    failed_event_id: int | None
+    fingerprint: str | None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event a handler could not process (``on_error = "skip"``)."""
+
+    id: int
+    handler: str
+    event_id: int
+    event: dict[str, Any]
+    error: str
+    attempts: int
+    created_at: float
+
+
+def normalize_url(url: str) -> str:
+    """A site URL as compared between runs: lower-case scheme and host, no trailing slash."""
+    url = url.strip().rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}"
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return repr(value)
+
+
+def dumps(value: Any) -> str:
+    """JSON for an event record (datetimes as ISO strings)."""
+    return json.dumps(value, default=_json_default, sort_keys=True)
+
+
+class State:
+    """An open state file.  Use :meth:`open`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, lock: IO[str] | None) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = lock
+        self._in_tx = False
+        self.last_commit = time.monotonic()
+
+    # -- opening ------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        site_url: str | None,
+        *,
+        lock: bool = True,
+        create: bool = True,
+    ) -> State:
+        """Open (or create) the state file at ``path`` for ``site_url``.
+
+        ``lock`` takes the daemon lock (refusing a second daemon); tools that
+        only read or change a handler's status pass ``lock=False``.  Raises
+        :class:`StateError` for a file that is not a usable state file.
+        """
+        path = Path(path)
+        exists = path.exists()
+        if not exists and not create:
+            raise StateError(f"state file {path} does not exist (has the daemon run yet?)")
+        if exists and path.is_dir():
+            raise StateError(f"state file {path} is a directory")
+        lock_file = cls._take_lock(path) if lock else None
+        try:
+            if not exists:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            try:
+                conn = sqlite3.connect(
+                    path, isolation_level=None, timeout=10.0, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                state = cls(conn, path, lock_file)
+                state._check_or_init(site_url, new=not exists)
+            except sqlite3.DatabaseError as exc:
+                raise StateError(
+                    f"state file {path} cannot be read ({exc}); it is not an evframe state "
+                    "file or it is damaged. Move it aside to start afresh (all handler "
+                    "cursors are then lost), or restore it from a backup."
+                ) from exc
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o600)
+            return state
+        except BaseException:
+            if lock_file is not None:
+                lock_file.close()
+            raise
+
+    @staticmethod
+    def _take_lock(path: Path) -> IO[str]:
+        import fcntl
+
+        lock_path = path.with_name(path.name + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        handle = os.fdopen(fd, "r+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = handle.read().strip()
+            handle.close()
+            who = f" (pid {holder})" if holder else ""
+            raise StateLockedError(
+                f"state file {path} is in use by another evframe daemon{who}; "
+                "two daemons must not share one state file"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return handle
+
+    def _check_or_init(self, site_url: str | None, *, new: bool) -> None:
+        conn = self._conn
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            if tables:
+                raise StateError(
+                    f"state file {self.path} is an SQLite database but not an evframe state "
+                    f"file (tables: {', '.join(sorted(tables))})"
+                )
+            conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+            now = str(time.time())
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("created_at", now)],
+            )
+            if site_url:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('site_url', ?)",
+                    (normalize_url(site_url),),
+                )
+            return
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        try:
+            version = int(meta.get("schema_version", "0"))
+        except ValueError:
+            version = -1
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"state file {self.path} was written by a newer evframe (schema {version}; "
+                f"this evframe reads schema {SCHEMA_VERSION}): upgrade evframe"
+            )
+        if version < 1:
+            raise StateError(f"state file {self.path} has a broken schema version {version!r}")
+        stored = meta.get("site_url")
+        if site_url and stored and stored != normalize_url(site_url):
+            raise StateError(
+                f"state file {self.path} belongs to site {stored}, not {normalize_url(site_url)}; "
+                "use a separate state file per site (daemon.state in the config)"
+            )
+        if site_url and not stored:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('site_url', ?)", (normalize_url(site_url),)
+            )
+
+    def close(self) -> None:
+        """Commit what is pending and release the file and the lock."""
+        try:
+            self.commit()
+        finally:
+            self._conn.close()
+            if self._lock is not None:
+                self._lock.close()
+                self._lock = None
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        if not self._in_tx:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+        return self._conn.execute(sql, tuple(params))
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[sqlite3.Connection]:
+        if not self._in_tx:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+        yield self._conn
+
+    def commit(self) -> None:
+        """Make every write so far durable."""
+        if self._in_tx:
+            self._conn.execute("COMMIT")
+            self._in_tx = False
+        self.last_commit = time.monotonic()
+
+    def rollback(self) -> None:
+        """Forget the writes since the last commit."""
+        if self._in_tx:
+            self._conn.execute("ROLLBACK")
+            self._in_tx = False
+
+    def changed_elsewhere(self) -> bool:
+        """True when another connection (``evframe handlers resume``...) committed
+        since this was last asked."""
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        previous = getattr(self, "_data_version", version)
+        self._data_version = version
+        return bool(version != previous)
+
+    # -- cursors ------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @property
+    def site_url(self) -> str | None:
+        """The site this state belongs to."""
+        return self._meta("site_url")
+
+    @property
+    def read_cursor(self) -> int | None:
+        """The highest event id read from the site (None before the first run)."""
+        value = self._meta("read_cursor")
+        return int(value) if value is not None else None
+
+    def set_read_cursor(self, event_id: int) -> None:
+        """Move the read cursor."""
+        self._write(
+            "INSERT INTO meta (key, value) VALUES ('read_cursor', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(event_id),),
+        )
+
+    # -- handlers -----------------------------------------------------
+
+    def handlers(self) -> dict[str, HandlerState]:
+        """Every handler the state knows of, by name."""
+        rows = self._conn.execute(
+            "SELECT name, cursor, status, error, failed_event_id, fingerprint, updated_at "
+            "FROM handlers ORDER BY name"
+        ).fetchall()
+        return {row[0]: HandlerState(*row) for row in rows}
+
+    def handler(self, name: str) -> HandlerState | None:
+        """One handler's row, or None."""
+        return self.handlers().get(name)
+
+    def ensure_handler(self, name: str, cursor: int) -> HandlerState:
+        """The handler's row, created active at ``cursor`` if it is new."""
+        self._write(
+            "INSERT OR IGNORE INTO handlers (name, cursor, status, updated_at) "
+            "VALUES (?, ?, 'active', ?)",
+            (name, cursor, time.time()),
+        )
+        found = self.handler(name)
+        assert found is not None
+        return found
+
+    def set_cursor(self, names: Iterable[str], cursor: int) -> None:
+        """Move the cursor of every handler in ``names``."""
+        now = time.time()
+        with self._batch() as conn:
+            conn.executemany(
+                "UPDATE handlers SET cursor = ?, updated_at = ? WHERE name = ?",
+                [(cursor, now, name) for name in names],
+            )
+
+    def set_status(
+        self,
+        name: str,
+        status: str,
+        *,
+        error: str | None = None,
+        event_id: int | None = None,
+        cursor: int | None = None,
+    ) -> None:
+        """Set a handler's status (and, when failing, the error and event)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown handler status {status!r}")
+        if self.handler(name) is None:
+            raise KeyError(name)
+        sets = "status = ?, error = ?, failed_event_id = ?, updated_at = ?"
+        params: list[Any] = [status, error, event_id, time.time()]
+        if cursor is not None:
+            sets += ", cursor = ?"
+            params.append(cursor)
+        self._write(f"UPDATE handlers SET {sets} WHERE name = ?", (*params, name))
+
+    def set_fingerprint(self, name: str, fingerprint: str) -> None:
+        """Remember which code version of the handler last ran."""
+        self._write("UPDATE handlers SET fingerprint = ? WHERE name = ?", (fingerprint, name))
+
+    # -- pending ids --------------------------------------------------
+
+    def pending(self) -> dict[int, float]:
+        """Missing event ids still waited for, with their deadlines (epoch seconds)."""
+        rows = self._conn.execute("SELECT event_id, deadline FROM pending ORDER BY event_id")
+        return dict(rows.fetchall())
+
+    def add_pending(self, ids: Iterable[int], deadline: float) -> None:
+        """Wait for ``ids`` until ``deadline``."""
+        with self._batch() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO pending (event_id, deadline) VALUES (?, ?)",
+                [(i, deadline) for i in ids],
+            )
+
+    def remove_pending(self, ids: Iterable[int]) -> None:
+        """Stop waiting for ``ids`` (arrived or given up)."""
+        with self._batch() as conn:
+            conn.executemany("DELETE FROM pending WHERE event_id = ?", [(i,) for i in ids])
+
+    # -- dead letters -------------------------------------------------
+
+    def add_dead_letter(
+        self, handler: str, event_id: int, event: Any, error: str, attempts: int
+    ) -> None:
+        """Record that ``handler`` gave up on an event."""
+        self._write(
+            "INSERT INTO dead_letters (handler, event_id, event, error, attempts, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (handler, event_id, dumps(event), error, attempts, time.time()),
+        )
+
+    def dead_letters(self, handler: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        """The newest dead letters, optionally of one handler."""
+        sql = "SELECT id, handler, event_id, event, error, attempts, created_at FROM dead_letters"
+        params: tuple[Any, ...] = ()
+        if handler is not None:
+            sql += " WHERE handler = ?"
+            params = (handler,)
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = self._conn.execute(sql, (*params, limit)).fetchall()
+        return [DeadLetter(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def count_dead_letters(self) -> int:
+        """How many dead letters are recorded."""
+        return int(self._conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])

@@ -1,0 +1,1 @@
+"""Deliberately broken entry points for evframe's tests."""

@@ -656,7 +656,10 @@ def _load_daemon(table: _Table, base: Path) -> DaemonConfig:
         assert choice is not None
         start = choice
     else:
-        start = table.integer("start", 0, lo=0) if table.has("start") else "latest"
+        ok = isinstance(start_value, int) and not isinstance(start_value, bool)
+        if not ok or start_value < 0:
+            raise table.bad("start", '"latest", "earliest" or an event id >= 0', start_value)
+        start = start_value
 
     poll_interval = table.number("poll_interval", 0.5, ge=0.01)
     if table.has("active_poll_interval"):

@@ -634,3 +634,16 @@ def test_index_is_dropped_when_handlers_change(calls: list[tuple[str, str]]) -> 
 
 def test_repr() -> None:
     assert repr(make(lambda ctx, ev: None)) == "<Processor 1 handlers>"
+
+
+def test_run_drops_followups_of_a_handler_that_failed(calls: list[tuple[str, str]]) -> None:
+    # A handler whose return value is refused has failed: none of the events it returned
+    # may be processed, and a retried attempt must not queue them a second time.
+    def half_good(ctx: Any, event: Event) -> Any:
+        calls.append(("half_good", event.name))
+        return [SimpleEvent("child"), "not an event"]
+
+    processor = make(want("root")(half_good), want("child")(recorder(calls, "on_child")))
+    report = processor.run(SimpleEvent("root"), retry=lambda name, ev, exc, attempt: attempt < 2)
+    assert report.outcome("half_good") == "failed"
+    assert calls == [("half_good", "root"), ("half_good", "root")]

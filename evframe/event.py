@@ -152,8 +152,11 @@ _OPERATIONS = {
 
 
 def _parse_created_at(value: Any) -> _dt.datetime | None:
-    if value is None or isinstance(value, _dt.datetime):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        # Sites store UTC; a naive value (a client without timezone support) is UTC too.
+        return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
     if isinstance(value, str):
         text = value.strip()
         if text.endswith("Z"):

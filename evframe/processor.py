@@ -61,7 +61,7 @@ class Context:
     and reused).
     """
 
-    __slots__ = ("_sg", "config", "log", "name", "processor")
+    __slots__ = ("_sg", "_sg_made", "config", "log", "name", "processor")
 
     def __init__(self, processor: Processor, name: str, config: Mapping[str, Any]) -> None:
         self.processor = processor
@@ -69,11 +69,12 @@ class Context:
         self.log = logging.getLogger(f"evframe.handler.{name}")
         self.config: Mapping[str, Any] = config
         self._sg: Any = None
+        self._sg_made = False
 
     @property
     def sg(self) -> Any:
         """The site connection for this handler (``shotgun_api3.Shotgun``)."""
-        if self._sg is None:
+        if not self._sg_made:
             factory = self.processor.sg_factory
             if factory is None:
                 raise RuntimeError(
@@ -82,11 +83,13 @@ class Context:
                     "one in tests with evframe.testing"
                 )
             self._sg = factory(self.name)
+            self._sg_made = True
         return self._sg
 
     @sg.setter
     def sg(self, value: Any) -> None:
         self._sg = value
+        self._sg_made = True
 
     def __repr__(self) -> str:
         return f"<Context {self.name}>"
@@ -275,6 +278,8 @@ class Processor:
                 _check_handler(ext.plugin, ext.name)
                 self.register(ext.plugin, ext.name, source=describe_entry_point(ep))
             except (RegistrationError, TypeError) as exc:
+                if strict and isinstance(exc, RegistrationError):
+                    raise
                 errors.append(
                     HandlerLoadError(
                         f"cannot load handler {ext.name!r} from {describe_entry_point(ep)}: {exc}",
@@ -422,20 +427,24 @@ class Processor:
                 f"handler {name!r} returned {type(result).__name__} {result!r:.80}; a handler "
                 f"returns None or an iterable of evframe Event objects{hint}"
             )
-        for item in result:
+        # Check everything before queuing anything: a handler whose return value is
+        # refused has failed, and none of its follow-ups may run.
+        items = list(result)
+        for item in items:
             if not isinstance(item, Event):
                 raise HandlerReturnError(
                     f"handler {name!r} returned an iterable containing {type(item).__name__} "
                     f"{item!r:.80}; follow-up events must be evframe Event objects"
                 )
-            spawned += 1
-            if spawned > self.max_followups:
-                raise FollowupLimitError(
-                    f"handler {name!r} returned follow-up event {item!r} beyond the limit of "
-                    f"{self.max_followups} follow-up events for one root event; a handler that "
-                    "answers its own events forms a loop"
-                )
-            queue.append(item)
+        spawned += len(items)
+        if spawned > self.max_followups:
+            raise FollowupLimitError(
+                f"handler {name!r} returned follow-up events beyond the limit of "
+                f"{self.max_followups} follow-up events for one root event (a handler that "
+                "answers its own events forms a loop); raise Processor(max_followups=...) "
+                "if this is intended"
+            )
+        queue.extend(items)
         return spawned
 
     def run(

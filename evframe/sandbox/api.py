@@ -9,7 +9,7 @@ from typing import Any
 
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.eventlog import dumps
-from evframe.sandbox.store import Actor, RawJson, Store
+from evframe.sandbox.store import Actor, RawReply, Store
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ class Api:
             log.exception("sandbox: internal error")
             reply = {"exception": True, "message": f"sandbox internal error: {exc!r}"}
             return dumps({**reply, "error_code": 104}).encode()
-        if isinstance(result, RawJson):
-            return ('{"results":' + result + "}").encode()
+        if isinstance(result, RawReply):
+            return result
         return dumps({"results": result}).encode()
 
     def _dispatch(self, body: bytes) -> Any:

@@ -38,14 +38,15 @@ CREATE TABLE IF NOT EXISTS events (
     j_user TEXT NOT NULL,
     j_created_at TEXT NOT NULL,
     j_session_uuid TEXT NOT NULL,
-    j_description TEXT NOT NULL
+    j_description TEXT NOT NULL,
+    wire BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_entity ON events (entity_type, entity_id);
 CREATE INDEX IF NOT EXISTS events_project ON events (project_id);
 CREATE INDEX IF NOT EXISTS events_user ON events (user_type, user_id);
 """
 
-INSERT_SQL = "INSERT INTO events VALUES (" + ",".join("?" * 20) + ")"
+INSERT_SQL = "INSERT INTO events VALUES (" + ",".join("?" * 21) + ")"
 
 #: Field -> SQL expression giving its wire JSON.
 _FIELD_JSON = {
@@ -60,6 +61,9 @@ _FIELD_JSON = {
     "session_uuid": "j_session_uuid",
     "description": "j_description",
 }
+#: The field set whose row JSON is stored whole (``wire``): the daemon's poll.
+FULL_FIELDS = tuple(_FIELD_JSON)
+_FULL_SET = frozenset(FULL_FIELDS) | {"type"}
 _TEXT_COLUMNS = {"event_type", "attribute_name", "session_uuid", "description", "created_at"}
 _SORTABLE = {"id", "created_at", "event_type", "attribute_name", "session_uuid", "description"}
 
@@ -90,6 +94,22 @@ class NewEvent:
         entity_type = self.entity_type or (self.entity or {}).get("type")
         entity_id = self.entity_id or (self.entity or {}).get("id")
         project, user = self.project, self.user
+        j = (
+            dumps(self.event_type),
+            dumps(self.attribute_name),
+            dumps(self.entity),
+            dumps(project),
+            dumps(user),
+            dumps(self.created_at),
+            dumps(self.session_uuid),
+            dumps(self.description),
+        )
+        meta = dumps(self.meta)
+        wire = (
+            f'{{"type":"EventLogEntry","id":{event_id},"event_type":{j[0]},'
+            f'"attribute_name":{j[1]},"meta":{meta},"entity":{j[2]},"project":{j[3]},'
+            f'"user":{j[4]},"created_at":{j[5]},"session_uuid":{j[6]},"description":{j[7]}}}'
+        )
         return (
             event_id,
             self.event_type,
@@ -102,15 +122,9 @@ class NewEvent:
             self.created_at,
             self.session_uuid,
             self.description,
-            dumps(self.meta),
-            dumps(self.event_type),
-            dumps(self.attribute_name),
-            dumps(self.entity),
-            dumps(project),
-            dumps(user),
-            dumps(self.created_at),
-            dumps(self.session_uuid),
-            dumps(self.description),
+            meta,
+            *j,
+            wire.encode(),
         )
 
 
@@ -162,7 +176,9 @@ class _Where:
             "not_in_next": "in_next",
         }.get(str(relation), relation)
         expr = self._positive(path, positive, values)
-        return f"(NOT coalesce({expr}, 0))" if negate else f"coalesce({expr}, 0)"
+        if path != "id":  # id is never NULL; a bare comparison keeps the rowid range scan
+            expr = f"coalesce({expr}, 0)"
+        return f"(NOT {expr})" if negate else expr
 
     def _params(self, values: Sequence[Any]) -> str:
         self.args.extend(values)
@@ -298,6 +314,13 @@ def compile_order(sorts: Any) -> str:
 
 def select_json(fields: Iterable[str]) -> str:
     """A SQL expression building each row's wire JSON object from its JSON columns."""
+    fields = list(fields)
+    if set(fields) == _FULL_SET or set(fields) == set(FULL_FIELDS):
+        return "wire"
+    return "CAST(" + _concat(fields) + " AS BLOB)"
+
+
+def _concat(fields: Iterable[str]) -> str:
     pieces = ['\'{"type":"EventLogEntry","id":\' || id']
     for f in fields:
         if f in ("id", "type"):
@@ -352,8 +375,13 @@ class EventLog:
         page: int,
         hidden: Sequence[int],
         with_count: bool,
-    ) -> str:
-        """The ``results`` JSON of one page, or :class:`NotCompiled`."""
+        prefix: bytes = b"",
+        suffix: bytes = b"",
+    ) -> bytes:
+        """One page of ``results`` JSON (UTF-8) between ``prefix`` and ``suffix``.
+
+        Raises :class:`NotCompiled` for what the SQL path does not cover.
+        """
         where, args, residual = compile_filters(filters)
         if residual is not None:
             raise NotCompiled
@@ -363,16 +391,22 @@ class EventLog:
             where = f"({where}) AND id NOT IN ({','.join('?' * len(hidden))})"
             args = [*args, *hidden]
         sql = f"SELECT {select} FROM events WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-        rows = self.conn.execute(sql, (*args, per_page + 1, (page - 1) * per_page)).fetchall()
+        rows = [r[0] for r in self.conn.execute(sql, (*args, per_page + 1, (page - 1) * per_page))]
         more = len(rows) > per_page
         if more:
             rows.pop()
-        body = ",".join([r[0] for r in rows])
         info = '"has_next_page":' + ("true" if more else "false")
         if with_count:
             count = self.conn.execute(f"SELECT count(*) FROM events WHERE {where}", args)
             info += ',"entity_count":' + str(count.fetchone()[0])
-        return '{"entities":[' + body + '],"paging_info":{' + info + "}}"
+        head = prefix + b'{"entities":['
+        tail = b'],"paging_info":{' + info.encode() + b"}}" + suffix
+        if not rows:
+            return head + tail
+        # One join builds the whole reply: large buffers are costly to allocate.
+        rows[0] = head + rows[0]
+        rows[-1] = rows[-1] + tail
+        return b",".join(rows)
 
     def records(self, filters: Any, hidden: Sequence[int]) -> tuple[list[dict[str, Any]], Any]:
         """Rows as Python records, pre-filtered in SQL; returns ``(records, residual)``."""

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evframe.sandbox.api import Api
 from evframe.sandbox.faults import Faults
@@ -15,9 +15,6 @@ from evframe.sandbox.seed import seed_demo
 from evframe.sandbox.seed import seed_events as _seed_events
 from evframe.sandbox.server import SandboxHTTPServer
 from evframe.sandbox.store import Store, scripts_from
-
-if TYPE_CHECKING:
-    import shotgun_api3
 
 SEEDS = ("demo",)
 
@@ -175,11 +172,11 @@ class Sandbox:
             )
         return _seed_events(self.store, count, seed=seed, user=user)
 
-    def client(self, script: str | None = None, **kwargs: Any) -> shotgun_api3.Shotgun:
+    def client(self, script: str | None = None, **kwargs: Any) -> Any:
         """A ``shotgun_api3.Shotgun`` for one of the scripts (the first by default)."""
-        import shotgun_api3
+        from shotgun_api3 import shotgun
 
         if not self.scripts:
             raise RuntimeError("the sandbox has no scripts; pass scripts= or call add_script()")
         name = script or next(iter(self.scripts))
-        return shotgun_api3.Shotgun(self.url, name, self.scripts[name], **kwargs)
+        return shotgun.Shotgun(self.url, name, self.scripts[name], **kwargs)

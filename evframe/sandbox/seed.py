@@ -239,8 +239,8 @@ def seed_events(
             kind, attr, entity, meta, text = change(s, "assets", "multi_entity", [], [a])
         elif r < 0.95:
             s = rng.choice(shots)
-            old, new = rng.randint(990, 1010), rng.randint(990, 1010)
-            kind, attr, entity, meta, text = change(s, "sg_cut_in", "number", old, new)
+            cut = rng.randint(990, 1010)
+            kind, attr, entity, meta, text = change(s, "sg_cut_in", "number", cut, cut + 1)
         else:
             v = rng.choice(versions)
             kind, attr, entity = "Retirement", None, v

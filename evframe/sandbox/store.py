@@ -45,8 +45,8 @@ CREATE TABLE IF NOT EXISTS custom_fields (
 """
 
 
-class RawJson(str):
-    """Already-encoded JSON, spliced into a reply as is."""
+class RawReply(bytes):
+    """A complete api3 reply body, already encoded (``{"results": ...}``)."""
 
 
 @dataclass(frozen=True)
@@ -475,6 +475,7 @@ class Store:
     ) -> NewEvent:
         if actor.sudo_actual_user is not None:
             meta = {**meta, "sudo_actual_user": actor.sudo_actual_user}
+        project: dict[str, Any] | None
         if etype == "Project":
             project = self.link("Project", rec["id"]) or {
                 "type": "Project",
@@ -782,7 +783,7 @@ class Store:
             for n, req in enumerate(requests):
                 if not isinstance(req, dict):
                     raise ApiError(f"batch request {n}: expected an object, got {req!r}.")
-                kind, etype = req.get("request_type"), req.get("type")
+                kind, etype = req.get("request_type"), str(req.get("type"))
                 try:
                     if kind == "create":
                         results.append(
@@ -854,8 +855,7 @@ class Store:
     def read(self, params: Any) -> Any:
         if not isinstance(params, dict):
             raise ApiError("read: expected an object of parameters.")
-        etype = params.get("type")
-        self.schema.entity(etype)
+        etype = self.schema.entity(params.get("type")).name
         fields = params.get("return_fields") or ["id"]
         if not isinstance(fields, list):
             raise ApiError(f"Bad return_fields {fields!r}: expected a list of field names.")
@@ -877,7 +877,7 @@ class Store:
             if etype == "EventLogEntry" and return_only == "active":
                 self.filters.compile(etype, filters)  # same errors as the generic path
                 try:
-                    return RawJson(
+                    return RawReply(
                         self.events.fast_page(
                             fields,
                             filters,
@@ -886,6 +886,8 @@ class Store:
                             page,
                             self.faults.hidden_ids(),
                             with_count,
+                            b'{"results":',
+                            b"}",
                         )
                     )
                 except NotCompiled:
@@ -914,8 +916,7 @@ class Store:
     def summarize(self, params: Any) -> dict[str, Any]:
         if not isinstance(params, dict):
             raise ApiError("summarize: expected an object of parameters.")
-        etype = params.get("type")
-        self.schema.entity(etype)
+        etype = self.schema.entity(params.get("type")).name
         summaries = params.get("summaries") or []
         grouping = params.get("grouping") or []
         if not isinstance(summaries, list) or not isinstance(grouping, list):

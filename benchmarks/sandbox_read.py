@@ -57,7 +57,7 @@ class MinimalFake:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 self.reply(fake.answer(json.loads(body)))
 

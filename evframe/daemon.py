@@ -171,6 +171,8 @@ class Daemon:
         self._last_pending_check = 0.0
         self._lagging_work = False
         self.started = threading.Event()
+        self._first_event_at: float | None = None
+        self._last_event_at = 0.0
 
     # -- control (thread-safe, called from signal handlers) -------------
 
@@ -221,7 +223,20 @@ class Daemon:
         finally:
             self._commit()
             self.state.close()
-            log.info("stopped at event %d", self.read_cursor)
+            self._log_summary()
+
+    def _log_summary(self) -> None:
+        elapsed = (
+            self._last_event_at - self._first_event_at if self._first_event_at is not None else 0.0
+        )
+        rate = self.events_read / elapsed if elapsed > 0 else 0.0
+        log.info(
+            "stopped at event %d: read %d event(s) in %.3f s (%.0f events/s)",
+            self.read_cursor,
+            self.events_read,
+            elapsed,
+            rate,
+        )
 
     def _cycle(self) -> int:
         assert self.state is not None
@@ -230,6 +245,8 @@ class Daemon:
         self._maybe_reload()
         records = self._read_after(self.read_cursor)
         self._dispatch_main(records)
+        if records:
+            self._last_event_at = time.monotonic()
         self._check_pending()
         self._catch_up()
         if records or time.monotonic() - self.state.last_commit >= self.dcfg.commit_interval:
@@ -266,7 +283,13 @@ class Daemon:
         filters: list[Any] = [["id", "greater_than", cursor]]
         if upto is not None:
             filters.append(["id", "less_than", upto + 1])
-        return self._find(filters, "reading the event log", self.dcfg.batch_size)
+        if self._first_event_at is None:
+            # Throughput is measured from the first request that returned events.
+            started = time.monotonic()
+        records = self._find(filters, "reading the event log", self.dcfg.batch_size)
+        if records and self._first_event_at is None:
+            self._first_event_at = started
+        return records
 
     def _init_cursors(self) -> None:
         assert self.state is not None

@@ -1,0 +1,93 @@
+"""Shared pieces of the daemon benchmarks: a sandbox process and the handler package."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BENCH_DIST = HERE / "handlers" / "evframe-bench-handlers"
+SCRIPT, KEY = "bench", "bench-key"
+FIELDS = [
+    "id",
+    "event_type",
+    "attribute_name",
+    "meta",
+    "entity",
+    "project",
+    "user",
+    "created_at",
+    "session_uuid",
+    "description",
+]
+
+
+def ensure_bench_handlers() -> None:
+    """pip install the benchmark handler package (group ``evframe.bench_handlers``)."""
+    try:
+        importlib.metadata.distribution("evframe-bench-handlers")
+        return
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         str(BENCH_DIST)],
+        check=True,
+    )
+
+
+class SandboxProcess:
+    """``evframe sandbox`` in its own process (so the server has its own interpreter)."""
+
+    def __init__(self, db: Path | None = None, extra: list[str] | None = None) -> None:
+        cmd = [sys.executable, "-m", "evframe", "sandbox", "--port", "0",
+               "--script", f"{SCRIPT}:{KEY}"]
+        if db is not None:
+            cmd += ["--db", str(db)]
+        cmd += extra or []
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline().strip()
+        if "listening on " not in first:
+            self.proc.kill()
+            raise RuntimeError(f"sandbox did not start: {first!r}")
+        self.url = first.rsplit(" ", 1)[-1]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def raw_read(url: str, total: int, batch: int = 500) -> float:
+    """Seconds to page through ``total`` events with shotgun_api3 alone."""
+    from shotgun_api3 import shotgun
+
+    sg = shotgun.Shotgun(url, SCRIPT, KEY)
+    order: Any = [{"field_name": "id", "direction": "asc"}]
+    cursor, seen = 0, 0
+    start = time.perf_counter()
+    while True:
+        rows = sg.find("EventLogEntry", [["id", "greater_than", cursor]], FIELDS,
+                       order=order, limit=batch)
+        if not rows:
+            break
+        seen += len(rows)
+        cursor = rows[-1]["id"]
+    elapsed = time.perf_counter() - start
+    if seen != total:
+        raise RuntimeError(f"raw read saw {seen} events, expected {total}")
+    return elapsed
+
+
+def env_for(url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(EVFRAME_SITE_URL=url, EVFRAME_SCRIPT_NAME=SCRIPT, EVFRAME_API_KEY=KEY)
+    return env

@@ -265,5 +265,16 @@ def _register_subcommands() -> None:
 
     main.add_command(sandbox_command, name="sandbox")
 
+    from evframe.cli_tools import (
+        check_command,
+        graph_command,
+        handlers_command,
+        replay_command,
+        state_command,
+    )
+
+    for command in (check_command, handlers_command, graph_command, state_command, replay_command):
+        main.add_command(command)
+
 
 _register_subcommands()

@@ -35,8 +35,16 @@ def ensure_bench_handlers() -> None:
     except importlib.metadata.PackageNotFoundError:
         pass
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         str(BENCH_DIST)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            str(BENCH_DIST),
+        ],
         check=True,
     )
 
@@ -45,8 +53,16 @@ class SandboxProcess:
     """``evframe sandbox`` in its own process (so the server has its own interpreter)."""
 
     def __init__(self, db: Path | None = None, extra: list[str] | None = None) -> None:
-        cmd = [sys.executable, "-m", "evframe", "sandbox", "--port", "0",
-               "--script", f"{SCRIPT}:{KEY}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "evframe",
+            "sandbox",
+            "--port",
+            "0",
+            "--script",
+            f"{SCRIPT}:{KEY}",
+        ]
         if db is not None:
             cmd += ["--db", str(db)]
         cmd += extra or []
@@ -75,8 +91,9 @@ def raw_read(url: str, total: int, batch: int = 500) -> float:
     cursor, seen = 0, 0
     start = time.perf_counter()
     while True:
-        rows = sg.find("EventLogEntry", [["id", "greater_than", cursor]], FIELDS,
-                       order=order, limit=batch)
+        rows = sg.find(
+            "EventLogEntry", [["id", "greater_than", cursor]], FIELDS, order=order, limit=batch
+        )
         if not rows:
             break
         seen += len(rows)
@@ -91,3 +108,58 @@ def env_for(url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(EVFRAME_SITE_URL=url, EVFRAME_SCRIPT_NAME=SCRIPT, EVFRAME_API_KEY=KEY)
     return env
+
+
+class CountingProxy:
+    """A loopback TCP proxy that counts the api3 requests passing through it."""
+
+    def __init__(self, target_url: str) -> None:
+        import socket
+        import threading
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(target_url)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._socket = socket
+        self._threading = threading
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = self._socket.create_connection(self._target)
+            for src, dst, count in ((client, upstream, True), (upstream, client, False)):
+                self._threading.Thread(
+                    target=self._pipe, args=(src, dst, count), daemon=True
+                ).start()
+
+    def _pipe(self, src: Any, dst: Any, count: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if count:
+                    n = data.count(b"POST /api3/json")
+                    if n:
+                        with self._lock:
+                            self.requests += n
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._server.close()

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SandboxProcess, env_for, ensure_bench_handlers, raw_read  # noqa: E402
+from _common import SandboxProcess, ensure_bench_handlers, env_for, raw_read
 
-from evframe.sandbox import Sandbox  # noqa: E402
+from evframe.sandbox import Sandbox
 
 SUMMARY = re.compile(r"read (\d+) event\(s\) in ([0-9.]+) s")
 
@@ -40,7 +40,11 @@ def serve_once(url: str, tmp: Path, run: int, total: int) -> float:
     )
     proc = subprocess.run(
         [sys.executable, "-m", "evframe", "serve", "--config", str(config), "--until-caught-up"],
-        env=env_for(url), capture_output=True, text=True, timeout=600, cwd=tmp,
+        env=env_for(url),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"serve failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -72,15 +76,19 @@ def main() -> None:
             site.stop()
     raw_rate = args.events / min(raw)
     daemon_rate = args.events / min(daemon)
-    print(json.dumps({
-        "benchmark": "catchup",
-        "events": args.events,
-        "handlers": 10,
-        "raw_read_events_per_s": round(raw_rate),
-        "serve_events_per_s": round(daemon_rate),
-        "ratio": round(daemon_rate / raw_rate, 3),
-        "target_ratio": 0.7,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "catchup",
+                "events": args.events,
+                "handlers": 10,
+                "raw_read_events_per_s": round(raw_rate),
+                "serve_events_per_s": round(daemon_rate),
+                "ratio": round(daemon_rate / raw_rate, 3),
+                "target_ratio": 0.7,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

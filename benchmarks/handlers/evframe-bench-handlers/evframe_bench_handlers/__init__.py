@@ -1,7 +1,8 @@
 """Ten cheap handlers with the filter shapes studios use, for the daemon benchmarks.
 
-``b_latency`` appends "<event id> <wall time at handler start>" to the file named by
-its ``out`` option, so a benchmark can tell write-to-handler latency.
+``b_latency`` appends "<token> <wall time at handler start>" to the file named by its
+``out`` option for each change of a ``description`` to a "lat-..." token, so a
+benchmark can tell write-to-handler latency.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def b_after(ctx: Any, event: Any) -> None:
 def b_latency(ctx: Any, event: Any) -> None:
     started = time.time()
     out = ctx.config.get("out")
-    if out:
+    token = event.new_value if event.field == "description" else None
+    if out and isinstance(token, str) and token.startswith("lat-"):
         with open(out, "a", encoding="utf-8") as fh:
-            fh.write(f"{event.id} {started:.6f}\n")
+            fh.write(f"{token} {started:.6f}\n")

@@ -533,7 +533,8 @@ class Daemon:
 
     def _retry(self, name: str, event: Any, exc: BaseException, attempt: int) -> bool:
         h = self.handlers[name]
-        if h.policy != "retry" or attempt > h.cfg.retry_attempts:
+        # retry_attempts counts every call, the first one included.
+        if h.policy != "retry" or attempt >= h.cfg.retry_attempts:
             return False
         delay = min(h.cfg.retry_max_backoff, h.cfg.retry_backoff * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.0)
@@ -542,7 +543,7 @@ class Daemon:
             name,
             event,
             attempt,
-            h.cfg.retry_attempts + 1,
+            h.cfg.retry_attempts,
             type(exc).__name__,
             exc,
             delay,

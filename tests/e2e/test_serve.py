@@ -1,0 +1,120 @@
+"""``evframe serve`` against a sandbox process: normal running, shutdown, config errors."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+RECORDERS = ("rec_all", "rec_task_status", "rec_after")
+
+
+def test_every_event_is_delivered_exactly_once_in_order(
+    daemon: Any, sandbox: Any, writer: Any, e2e: Any
+) -> None:
+    proc = daemon.start_serving()
+    writer.steps(200)
+    events = sandbox.events()
+    want = e2e.expected_ids(events)
+    assert len(want["rec_all"]) > 200 and len(want["rec_task_status"]) >= 150
+    e2e.wait_until(
+        lambda: e2e.has_all(daemon.records, want),
+        30,
+        "every event to reach every handler that wants it",
+        detail=lambda: e2e.missing_report(daemon.records, want) + "\n" + proc.tail(),
+    )
+
+    records = e2e.read_records(daemon.records)
+    got = e2e.ids_by_handler(records)
+    for name in RECORDERS:
+        # Exactly once each, in event order.
+        assert got[name] == want[name], name
+    assert {r["pid"] for r in records} == {proc.pid}
+    position = {(r["handler"], r["event_id"]): i for i, r in enumerate(records)}
+    late = [i for i in want["rec_all"] if position[("rec_after", i)] < position[("rec_all", i)]]
+    assert late == [], "rec_after ran before rec_all (which it requires) on these events"
+
+    proc.signal(signal.SIGTERM)
+    assert proc.wait_exit(10) == 0, proc.tail()
+    assert proc.log_lines(r"stopped at event"), proc.tail()
+    read_cursor, handlers = daemon.read_state()
+    last = events[-1]["id"]
+    assert read_cursor == last
+    for name in RECORDERS:
+        assert handlers[name].status == "active"
+        assert handlers[name].cursor == last, name
+
+
+def test_sigterm_while_idle_exits_at_once(daemon: Any, writer: Any, e2e: Any) -> None:
+    proc = daemon.start_serving()
+    proc.wait_log(r"caught up|serving", timeout=10)
+    e2e.wait_until(
+        lambda: daemon.records.exists(), 10, "the setup events to be recorded", detail=proc.tail
+    )
+    begun = time.monotonic()
+    proc.signal(signal.SIGTERM)
+    assert proc.wait_exit(10) == 0, proc.tail()
+    took = time.monotonic() - begun
+    assert took < 2.0, f"SIGTERM while idle took {took:.2f} s to exit"
+
+
+def test_sigterm_finishes_the_event_in_hand(daemon: Any, writer: Any, e2e: Any) -> None:
+    # start = latest: only the event written below reaches the slow handler.
+    daemon.daemon_options["start"] = "latest"
+    daemon.handler_options["rec_all"] = {"delay": 1.5}
+    proc = daemon.start_serving()
+    writer.step()
+    (event_id,) = [e["id"] for e in writer.sg.find("EventLogEntry", [], ["id"])][-1:]
+
+    def begun() -> bool:
+        return any(
+            r.get("phase") == "begin" and r["event_id"] == event_id
+            for r in e2e.read_records(daemon.records)
+        )
+
+    e2e.wait_until(begun, 15, "rec_all to begin the event", detail=proc.tail)
+    proc.signal(signal.SIGTERM)
+    assert proc.wait_exit(15) == 0, proc.tail()
+    got = e2e.ids_by_handler(e2e.read_records(daemon.records))
+    assert got["rec_all"] == [event_id]
+    assert got["rec_after"] == [event_id], "the event in hand is finished by every handler"
+    read_cursor, handlers = daemon.read_state()
+    assert read_cursor == event_id
+    assert handlers["rec_all"].cursor == event_id
+    assert handlers["rec_after"].cursor == event_id
+
+
+def test_second_signal_exits_at_once(daemon: Any, writer: Any, e2e: Any) -> None:
+    daemon.daemon_options["start"] = "latest"
+    daemon.handler_options["rec_all"] = {"delay": 120}
+    proc = daemon.start_serving()
+    writer.step()
+
+    def begun() -> bool:
+        return any(r.get("phase") == "begin" for r in e2e.read_records(daemon.records))
+
+    e2e.wait_until(begun, 15, "rec_all to begin an event", detail=proc.tail)
+    proc.signal(signal.SIGTERM)
+    proc.wait_log(r"SIGTERM received", timeout=10)
+    assert proc.alive(), "the first signal waits for the event in hand"
+    begun_at = time.monotonic()
+    proc.signal(signal.SIGINT)
+    code = proc.wait_exit(10)
+    took = time.monotonic() - begun_at
+    assert code == 128 + signal.SIGINT, proc.tail()
+    assert took < 2.0, f"the second signal took {took:.2f} s"
+    assert "second signal" in proc.err()
+
+
+def test_config_error_exits_3_naming_the_key(offline_daemon: Any) -> None:
+    offline_daemon.daemon_options["batch_sise"] = 50
+    proc = offline_daemon.run(timeout=30)
+    assert proc.popen.returncode == 3, proc.tail()
+    err = proc.err()
+    assert "daemon.batch_sise" in err
+    assert "batch_size" in err.replace("daemon.batch_sise", "")  # the suggestion
+    assert "Traceback" not in err

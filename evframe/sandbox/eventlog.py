@@ -350,21 +350,15 @@ class EventLog:
     def relink(self, entity_type: str, entity_id: int, link: dict[str, Any] | None) -> None:
         """Rewrite the stored links to one entity (renamed, retired or revived)."""
         j = dumps(link)
-        self.conn.execute(
-            "UPDATE events SET j_entity = ? WHERE entity_type = ? AND entity_id = ?",
-            (j, entity_type, entity_id),
-        )
-        if link is None:
-            return
-        if entity_type == "Project":
-            self.conn.execute(
-                "UPDATE events SET j_project = ? WHERE project_id = ?", (j, entity_id)
-            )
-        elif entity_type in ("HumanUser", "ApiUser"):
-            self.conn.execute(
-                "UPDATE events SET j_user = ? WHERE user_type = ? AND user_id = ?",
-                (j, entity_type, entity_id),
-            )
+        updates = [("j_entity", "entity_type = ? AND entity_id = ?", (entity_type, entity_id))]
+        if link is not None and entity_type == "Project":
+            updates.append(("j_project", "project_id = ?", (entity_id,)))
+        elif link is not None and entity_type in ("HumanUser", "ApiUser"):
+            updates.append(("j_user", "user_type = ? AND user_id = ?", (entity_type, entity_id)))
+        rebuild = "CAST(" + _concat(FULL_FIELDS) + " AS BLOB)"
+        for column, where, args in updates:
+            self.conn.execute(f"UPDATE events SET {column} = ? WHERE {where}", (j, *args))
+            self.conn.execute(f"UPDATE events SET wire = {rebuild} WHERE {where}", args)
 
     def fast_page(
         self,

@@ -458,16 +458,19 @@ def _check_site(config: Config, out: list[str]) -> list[str]:
         ca_certs=site.ca_certs,
     )
     try:
-        info = sg.info()
-    except Exception as exc:  # any failure is reported, not raised
-        return [f"cannot reach {site.url}: {describe_error(exc)}"]
-    version = info.get("version") if isinstance(info, dict) else None
-    shown = ".".join(str(v) for v in version[:3]) if isinstance(version, list) else "?"
-    out.append(f"site answers: server version {shown}")
-    try:
-        newest = sg.find_one("EventLogEntry", [], ["id"], order=_ORDER_DESC)
-    except Exception as exc:  # any failure is reported, not raised
-        return [f"reading the event log of {site.url} failed: {describe_error(exc)}"]
+        try:
+            info = sg.info()
+        except Exception as exc:  # any failure is reported, not raised
+            return [f"cannot reach {site.url}: {describe_error(exc)}"]
+        version = info.get("version") if isinstance(info, dict) else None
+        shown = ".".join(str(v) for v in version[:3]) if isinstance(version, list) else "?"
+        out.append(f"site answers: server version {shown}")
+        try:
+            newest = sg.find_one("EventLogEntry", [], ["id"], order=_ORDER_DESC)
+        except Exception as exc:  # any failure is reported, not raised
+            return [f"reading the event log of {site.url} failed: {describe_error(exc)}"]
+    finally:
+        sg.close()
     newest_id = newest["id"] if newest else "none yet"
     out.append(
         f"credentials work: script {site.script_name!r} reads the event log (newest {newest_id})"
@@ -943,7 +946,7 @@ def replay_command(
     were skipped (a requirement failed), then each failure's traceback.
     Exit 1 if any handler failed.
     """
-    from evframe.site import Connections, SiteGuard, describe_error, make_shotgun
+    from evframe.site import Connections, make_shotgun
 
     if to_id < from_id:
         _fail(f"--to-id {to_id} is before --from-id {from_id}", EXIT_USAGE)
@@ -951,7 +954,15 @@ def replay_command(
     url = config.site.url
     if not url:
         _fail("replay needs a site: set site.url in the config or EVFRAME_SITE_URL", EXIT_CONFIG)
-    loaded = _load(config, config.daemon.group, Connections(config, url).for_handler)
+    connections = Connections(config, url)
+    clients: list[Any] = []
+
+    def sg_factory(name: str) -> Any:
+        sg = connections.for_handler(name)
+        clients.append(sg)
+        return sg
+
+    loaded = _load(config, config.daemon.group, sg_factory)
     if not loaded.ordered:
         _fail("the handler set is invalid: " + "; ".join(loaded.errors), EXIT_HANDLERS)
     installed = loaded.names
@@ -988,14 +999,37 @@ def replay_command(
         http_proxy=site.http_proxy,
         ca_certs=site.ca_certs,
     )
+    clients.append(sg)
+    try:
+        failed = _replay(config, loaded, chosen, sg, from_id, to_id, verbose)
+    finally:
+        for client in {id(c): c for c in clients}.values():
+            client.close()
+    sys.exit(EXIT_ERROR if failed else EXIT_OK)
+
+
+def _replay(
+    config: Config,
+    loaded: _Loaded,
+    chosen: list[str],
+    sg: Any,
+    from_id: int,
+    to_id: int,
+    verbose: int,
+) -> bool:
+    """Run the events through ``chosen``, print the summary; True if any handler failed."""
+    from evframe.site import SiteGuard, describe_error
+
     try:
         # First contact without retries: bad credentials or a wrong URL fail at once.
         sg.find_one("EventLogEntry", [], ["id"])
     except Exception as exc:  # reported, not raised
-        _fail(
-            redact(f"cannot read the event log of {url}: {describe_error(exc)}", config), EXIT_ERROR
-        )
+        message = f"cannot read the event log of {config.site.url}: {describe_error(exc)}"
+        _fail(redact(message, config), EXIT_ERROR)
+    evframe_log = logging.getLogger("evframe")
+    level = evframe_log.level
     log_handler = _replay_logging(config, verbose)
+    # Retries through site trouble, like the daemon; Ctrl-C still stops it.
     guard = SiteGuard(threading.Event(), error_after=config.daemon.site_error_after)
     only = frozenset(chosen)
     counts = {name: {OK: 0, FAILED: 0, SKIPPED: 0, NOT_WANTED: 0} for name in chosen}
@@ -1015,7 +1049,8 @@ def replay_command(
             for failure in report.failures:
                 failures.append((last_seen, failure.name, failure.traceback or ""))
     finally:
-        logging.getLogger("evframe").removeHandler(log_handler)
+        evframe_log.removeHandler(log_handler)
+        evframe_log.setLevel(level)
 
     span = f" (ids {first_seen}..{last_seen})" if events else ""
     lines = [
@@ -1032,4 +1067,4 @@ def replay_command(
         lines.append(f"{name} failed on event {event_id}:")
         lines.append(tb.rstrip())
     click.echo(redact("\n".join(lines), config))
-    sys.exit(EXIT_ERROR if failures else EXIT_OK)
+    return bool(failures)

@@ -350,7 +350,9 @@ class EventLog:
     def relink(self, entity_type: str, entity_id: int, link: dict[str, Any] | None) -> None:
         """Rewrite the stored links to one entity (renamed, retired or revived)."""
         j = dumps(link)
-        updates = [("j_entity", "entity_type = ? AND entity_id = ?", (entity_type, entity_id))]
+        updates: list[tuple[str, str, tuple[Any, ...]]] = [
+            ("j_entity", "entity_type = ? AND entity_id = ?", (entity_type, entity_id))
+        ]
         if link is not None and entity_type == "Project":
             updates.append(("j_project", "project_id = ?", (entity_id,)))
         elif link is not None and entity_type in ("HumanUser", "ApiUser"):

@@ -291,7 +291,7 @@ def test_batch_is_all_or_nothing(sg: shotgun.Shotgun, log: Any) -> None:
     written = log.mark()
     count = len(sg.find("Shot", []))
 
-    with pytest.raises(shotgun.Fault, match="batch request 1 .*Unknown field 'nope'"):
+    with pytest.raises(shotgun.Fault, match=r"batch request 1 .*Unknown field 'nope'"):
         sg.batch(
             [
                 {"request_type": "create", "entity_type": "Shot", "data": {"code": "b2"}},

@@ -36,6 +36,7 @@ from evframe.event import ShotgunEvent
 from evframe.filters import Want
 from evframe.processor import FAILED, NOT_WANTED, OK, SKIPPED, Processor
 from evframe.state import ACTIVE, DISABLED, HandlerState, State, StateError
+from evframe.state import FAILED as FAILED_STATUS
 
 __all__ = [
     "check_command",
@@ -619,38 +620,59 @@ def handlers_command(
     click.echo(redact("\n".join(lines), config))
 
 
+def _linked(config_path: Path | None, name: str) -> list[str]:
+    """The other handlers of ``name``'s linked group, if the installed set says."""
+    config = _config(config_path)
+    loaded = _load(config, config.daemon.group)
+    if not loaded.ordered or name not in loaded.names:
+        return []
+    graph = loaded.processor.graph
+    return [n for n in graph.sort(graph.group(name)) if n != name]
+
+
 def _set_status(
     ctx: click.Context, name: str, config_path: Path | None, state_path: Path | None, status: str
 ) -> None:
     parent = ctx.obj or {}
-    path = _state_file(
-        config_path or parent.get("config_path"), state_path or parent.get("state_path")
-    )
+    config_path = config_path or parent.get("config_path")
+    path = _state_file(config_path, state_path or parent.get("state_path"))
+    # Members of the group paused with it resume too: left failed, they would pause
+    # the resumed handler again when a daemon (re)starts.
+    linked = _linked(config_path, name) if status == ACTIVE else []
+    also: list[HandlerState] = []
     try:
         with State.open(path, None, lock=False, create=False) as state:
-            row = state.handler(name)
+            rows = state.handlers()
+            row = rows.get(name)
             if row is None:
-                known = ", ".join(state.handlers()) or "(none)"
+                known = ", ".join(rows) or "(none)"
                 _fail(
                     f"handler {name!r} is not in the state file {path}; handlers it knows: {known}",
                     EXIT_ERROR,
                 )
             read_cursor = state.read_cursor
-            if row.status == status:
+            also = [rows[n] for n in linked if n in rows and rows[n].status == FAILED_STATUS]
+            if row.status == status and not also:
                 click.echo(f"{name} is already {status} (cursor {row.cursor}); nothing changed")
                 return
-            state.set_status(name, status)
+            for member in [row, *also]:
+                state.set_status(member.name, status)
             state.commit()
     except StateError as exc:
         _fail(str(exc), EXIT_STATE)
     was = f"was {row.status}" + (f": {_error_line(row.error)}" if row.error else "")
     if status == ACTIVE:
         lag = f", {read_cursor - row.cursor} event(s) behind" if read_cursor is not None else ""
-        click.echo(
-            f"resumed {name} ({was}); it continues after event {row.cursor}{lag}.\n"
+        lines = [f"resumed {name} ({was}); it continues after event {row.cursor}{lag}."]
+        lines += [
+            f"resumed {m.name} too (linked to {name}); it continues after event {m.cursor}."
+            for m in also
+        ]
+        lines.append(
             "A running daemon notices at its next poll and resumes the handler's whole "
             "linked group from its cursor."
         )
+        click.echo("\n".join(lines))
     else:
         click.echo(
             f"disabled {name} ({was}); its cursor stays at event {row.cursor}.\n"

@@ -269,3 +269,17 @@ def test_every_command_explains_itself(cli: Any) -> None:
         assert "--config" in result.stdout
     assert "resume" in cli("handlers", "--help").stdout
     assert "cursor" in cli("handlers", "resume", "--help").stdout
+
+
+def test_resume_resumes_the_failed_members_of_the_linked_group(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with State.open(path, None, lock=False) as state:
+        state.set_read_cursor(30)
+        for name in EXAMPLES:
+            state.ensure_handler(name, 20)
+        state.set_status("task_status_prepare", FAILED, error="failed on event 21: boom")
+        state.set_status("shot_status_rollup", FAILED, error="paused: linked handler failed")
+    result = cli("handlers", "resume", "task_status_prepare", "--state", str(path))
+    assert result.exit_code == 0, result.output
+    assert "resumed shot_status_rollup too (linked to task_status_prepare)" in result.stdout
+    assert {_row(path, n).status for n in EXAMPLES} == {ACTIVE}

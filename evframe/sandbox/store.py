@@ -870,6 +870,8 @@ class Store:
         return_only = params.get("return_only", "active")
         if return_only not in ("active", "retired"):
             raise ApiError(f"Bad return_only {return_only!r}: use active or retired.")
+        if params.get("additional_filter_presets"):
+            raise ApiError("additional_filter_presets are not supported by the sandbox.")
         with_count = bool(params.get("return_paging_info"))
         filters = params.get("filters")
         sorts = self._check_sorts(etype, params.get("sorts"))

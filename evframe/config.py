@@ -117,6 +117,8 @@ class HandlerConfig:
     ``config`` holds the free options of ``[handlers.NAME.config]``, read-only (nested tables
     are read-only mappings, arrays are tuples); handlers see it as ``ctx.config``.
     ``script_name``/``api_key`` give the handler its own credentials for ``ctx.sg``.
+    ``pass_session_uuid`` makes ``ctx.sg`` carry the event's ``session_uuid``, so the
+    changes the handler makes show up live in the web page of the user who caused it.
     """
 
     name: str
@@ -129,6 +131,7 @@ class HandlerConfig:
     script_name: str | None = None
     api_key: str | None = field(default=None, repr=False)
     config: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    pass_session_uuid: bool = False
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,7 @@ _HANDLER_KEYS: Final = (
     "api_key",
     "api_key_env",
     "config",
+    "pass_session_uuid",
 )
 _TOP_KEYS: Final = ("site", "daemon", "logging", "handlers")
 
@@ -795,4 +799,5 @@ def _load_handler(name: str, table: _Table, environ: Mapping[str, str]) -> Handl
         script_name=script_name,
         api_key=api_key,
         config=_freeze(dict(options)),
+        pass_session_uuid=table.boolean("pass_session_uuid", False),
     )

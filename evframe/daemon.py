@@ -69,6 +69,7 @@ _ORDER: Any = [{"field_name": "id", "direction": "asc"}]
 # How long the short poll interval is kept after the last event was seen.
 _ACTIVE_WINDOW = 2.0
 _PENDING_CHUNK = 500
+_HEARTBEAT = 600.0
 
 
 class HandlerSetError(EvframeError):
@@ -157,6 +158,7 @@ class Daemon:
             ca_certs=site.ca_certs,
         )
         self.connections = Connections(config, url)
+        self._passes_sessions = any(h.pass_session_uuid for h in config.handlers.values())
         self.state: State | None = None
         self.processor: Processor | None = None
         self.handlers: dict[str, _Handler] = {}
@@ -173,6 +175,7 @@ class Daemon:
         self.started = threading.Event()
         self._first_event_at: float | None = None
         self._last_event_at = 0.0
+        self._last_heartbeat = time.monotonic()
 
     # -- control (thread-safe, called from signal handlers) -------------
 
@@ -251,7 +254,26 @@ class Daemon:
         self._catch_up()
         if records or time.monotonic() - self.state.last_commit >= self.dcfg.commit_interval:
             self._commit()
+        self._heartbeat()
         return len(records)
+
+    def _heartbeat(self) -> None:
+        """A status line every ten minutes, so a quiet daemon is never a silent one."""
+        now = time.monotonic()
+        if now - self._last_heartbeat < _HEARTBEAT:
+            return
+        self._last_heartbeat = now
+        by_status: dict[str, list[str]] = {}
+        for h in self.handlers.values():
+            by_status.setdefault(h.status, []).append(h.name)
+        log.info(
+            "at event %d; %d event(s) read so far; handlers: %s; %d id(s) pending",
+            self.read_cursor,
+            self.events_read,
+            "; ".join(f"{k} {', '.join(sorted(v))}" for k, v in sorted(by_status.items()))
+            or "none",
+            len(self.pending),
+        )
 
     def _finished(self, read: int) -> bool:
         if self.once:
@@ -524,6 +546,8 @@ class Daemon:
     def _dispatch(self, event: ShotgunEvent, only: frozenset[str]) -> bool:
         """Run ``event`` through the handlers in ``only``; False if any failed."""
         assert self.processor is not None
+        if self._passes_sessions:
+            self.connections.set_session_uuid(event.session_uuid)
         report = self.processor.run(event, only=only, retry=self._retry)
         self.events_dispatched += 1
         if report.failures or report.skipped:

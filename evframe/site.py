@@ -149,8 +149,10 @@ class Connections:
     def __init__(self, config: Config, url: str) -> None:
         self.config = config
         self.url = url
-        self._by_creds: dict[tuple[str | None, str | None], Any] = {}
+        self._by_creds: dict[tuple[str | None, str | None, bool], Any] = {}
         self._lock = threading.Lock()
+        self._session_uuid: str | None = None
+        self._session_users: list[Any] = []
 
     def for_handler(self, name: str) -> Any:
         """The connection handler ``name`` uses: its own credentials, else the daemon's."""
@@ -160,8 +162,11 @@ class Connections:
             creds = (hcfg.script_name, hcfg.api_key)
         else:
             creds = (self.config.site.script_name, self.config.site.api_key)
+        # Handlers that pass the event's session on get connections of their own,
+        # so the session set for them never leaks into other handlers' requests.
+        key = (*creds, hcfg.pass_session_uuid)
         with self._lock:
-            sg = self._by_creds.get(creds)
+            sg = self._by_creds.get(key)
             if sg is None:
                 site = self.config.site
                 # Handlers get the client's own retries (3 attempts): their calls are
@@ -175,5 +180,15 @@ class Connections:
                     ca_certs=site.ca_certs,
                     rpc_attempts=3,
                 )
-                self._by_creds[creds] = sg
+                self._by_creds[key] = sg
+                if hcfg.pass_session_uuid:
+                    sg.config.session_uuid = self._session_uuid
+                    self._session_users.append(sg)
             return sg
+
+    def set_session_uuid(self, session_uuid: str | None) -> None:
+        """Give the event's session to the connections of ``pass_session_uuid`` handlers."""
+        if session_uuid != self._session_uuid:
+            self._session_uuid = session_uuid
+            for sg in self._session_users:
+                sg.config.session_uuid = session_uuid

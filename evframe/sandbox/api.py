@@ -84,8 +84,10 @@ class Api:
                 f"Unknown or unsupported method {method!r}; the sandbox supports: "
                 f"info, {', '.join(sorted(self._methods))}."
             )
-        actor = self.store.authenticate(params[0] if params else None)
-        return handler(actor, params[1] if len(params) > 1 else None)
+        # One request at a time: validation and the write it guards must not interleave.
+        with self.store.lock:
+            actor = self.store.authenticate(params[0] if params else None)
+            return handler(actor, params[1] if len(params) > 1 else None)
 
     @staticmethod
     def _params(p: Any) -> dict[str, Any]:

@@ -224,8 +224,12 @@ class Daemon:
                     break
                 self._idle_wait(read)
         finally:
-            self._commit()
-            self.state.close()
+            try:
+                self._commit()
+                self.state.close()
+            finally:
+                self.sg.close()
+                self.connections.close()
             self._log_summary()
 
     def _log_summary(self) -> None:

@@ -186,6 +186,14 @@ class Connections:
                     self._session_users.append(sg)
             return sg
 
+    def close(self) -> None:
+        """Close every connection made so far."""
+        with self._lock:
+            for sg in self._by_creds.values():
+                sg.close()
+            self._by_creds.clear()
+            self._session_users.clear()
+
     def set_session_uuid(self, session_uuid: str | None) -> None:
         """Give the event's session to the connections of ``pass_session_uuid`` handlers."""
         if session_uuid != self._session_uuid:

@@ -373,8 +373,13 @@ class State:
             raise ValueError(f"unknown handler status {status!r}")
         if self.handler(name) is None:
             raise KeyError(name)
-        sets = "status = ?, error = ?, failed_event_id = ?, updated_at = ?"
-        params: list[Any] = [status, error, event_id, time.time()]
+        if status != ACTIVE and error is None:
+            # Disabling a failed handler keeps the error that made it fail.
+            sets = "status = ?, updated_at = ?"
+            params: list[Any] = [status, time.time()]
+        else:
+            sets = "status = ?, error = ?, failed_event_id = ?, updated_at = ?"
+            params = [status, error, event_id, time.time()]
         if cursor is not None:
             sets += ", cursor = ?"
             params.append(cursor)

@@ -402,9 +402,14 @@ class Daemon:
                 name, status, cursor, self._policy(name, hcfg), hcfg, fingerprint
             )
         self.handlers = fresh
-        # A group resumes together: resuming one failed member resumes them all.
+        # A group resumes together: a member whose code changed since it failed, or that
+        # an operator resumed while the rest of its group is still failed (the daemon
+        # pauses a whole group at once, so only `resume` leaves it mixed), resumes them all.
         for name, h in fresh.items():
-            if h.status == ACTIVE and stored.get(name) and stored[name].status == FAILED:
+            row = stored.get(name)
+            if h.status != ACTIVE or row is None:
+                continue  # a handler new to the state joins its group as it is
+            if row.status == FAILED or any(m.status == FAILED for m in self._group(name)):
                 self._resume_group(name)
         self._pause_groups_with_failures()
 

@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 
 DISTS_DIR = Path(__file__).resolve().parent.parent / "dists"
-TEST_DISTS = ("evframe-test-good", "evframe-test-dependent", "evframe-test-broken")
+TEST_DISTS = (
+    "evframe-test-good",
+    "evframe-test-dependent",
+    "evframe-test-broken",
+    "evframe-test-daemon",
+)
 
 
 def _declared_version(source: Path) -> str:
@@ -60,7 +65,7 @@ def _install(source: Path, build_root: Path) -> None:
 
 @pytest.fixture(scope="session")
 def test_dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Install the three test distributions (unless installed at the same version).
+    """Install the test distributions (unless installed at the same version).
 
     Returns ``{distribution name: version}``.
     """

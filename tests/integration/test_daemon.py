@@ -1,0 +1,315 @@
+"""The daemon in-process against a sandbox on loopback: policies, gaps, operators, sessions.
+
+Handlers come from the installed ``evframe-test-daemon`` distribution (entry-point group
+``evframe.test_daemon_handlers``) and do what their config section tells them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evframe.config import Config, DaemonConfig, HandlerConfig, SiteConfig
+from evframe.daemon import Daemon
+from evframe.sandbox import Sandbox
+from evframe.state import ACTIVE, FAILED, State, StateError
+
+SCRIPT, KEY = "daemon_test", "daemon-test-key"
+GROUP = "evframe.test_daemon_handlers"
+
+
+@pytest.fixture
+def sandbox(test_dists: dict[str, str]) -> Iterator[Sandbox]:
+    with Sandbox(scripts={SCRIPT: KEY}) as sb:
+        yield sb
+
+
+@pytest.fixture
+def writer(sandbox: Sandbox) -> Iterator[Any]:
+    sg = sandbox.client(SCRIPT)
+    yield sg
+    sg.close()
+
+
+def make_config(
+    sandbox: Sandbox, tmp_path: Path, handlers: dict[str, dict[str, Any]], **daemon: Any
+) -> Config:
+    out = str(tmp_path / "out.txt")
+    hcfgs = {}
+    for name in ("d_record", "d_after", "d_other"):
+        options = dict(handlers.get(name, {}))
+        policy = options.pop("on_error", None)
+        extra = {k: options.pop(k) for k in list(options) if k.startswith(("retry_", "pass_"))}
+        hcfgs[name] = HandlerConfig(name, on_error=policy, config={"out": out, **options}, **extra)
+    settings = {
+        "state": str(tmp_path / "state.db"),
+        "group": GROUP,
+        "start": "earliest",
+        "poll_interval": 0.05,
+        "active_poll_interval": 0.01,
+        "reload_interval": 0,
+        **daemon,
+    }
+    return Config(
+        site=SiteConfig(url=sandbox.url, script_name=SCRIPT, api_key=KEY),
+        daemon=DaemonConfig(**settings),
+        handlers=hcfgs,
+    )
+
+
+def records(tmp_path: Path) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    path = tmp_path / "out.txt"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, event_id, _session = line.split()
+            out.setdefault(name, []).append(int(event_id))
+    return out
+
+
+def event_ids(sg: Any) -> list[int]:
+    rows = sg.find("EventLogEntry", [], ["id"], order=[{"field_name": "id", "direction": "asc"}])
+    return [r["id"] for r in rows]
+
+
+def make_shots(sg: Any, count: int) -> None:
+    for i in range(count):
+        sg.create("Shot", {"code": f"sh{i:03d}"})
+
+
+def catch_up(config: Config) -> Daemon:
+    daemon = Daemon(config, until_caught_up=True)
+    daemon.run()
+    return daemon
+
+
+def test_every_event_reaches_every_handler_once_in_order(sandbox, writer, tmp_path):
+    make_shots(writer, 5)
+    catch_up(make_config(sandbox, tmp_path, {}))
+    ids = event_ids(writer)
+    got = records(tmp_path)
+    assert got == {"d_record": ids, "d_after": ids, "d_other": ids}
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    for event_id in ids:  # the requirement ran first for every event
+        assert lines.index(f"d_record {event_id} -") < lines.index(f"d_after {event_id} -")
+
+
+def test_skip_records_dead_letters_and_carries_on(sandbox, writer, tmp_path):
+    make_shots(writer, 3)
+    ids = event_ids(writer)
+    bad = ids[2]
+    config = make_config(sandbox, tmp_path, {"d_record": {"on_error": "skip", "fail_on": [bad]}})
+    catch_up(config)
+    got = records(tmp_path)
+    assert got["d_record"] == [i for i in ids if i != bad]
+    assert got["d_after"] == [i for i in ids if i != bad]  # skipped: its requirement failed
+    assert got["d_other"] == ids
+    with State.open(config.daemon.state, sandbox.url, lock=False) as state:
+        letters = {(d.handler, d.event_id): d for d in state.dead_letters()}
+        assert set(letters) == {("d_record", bad), ("d_after", bad)}
+        assert "told to fail on event" in letters["d_record", bad].error
+        assert letters["d_record", bad].event["id"] == bad
+        assert "requirement 'd_record' failed" in letters["d_after", bad].error
+        assert {h.status for h in state.handlers().values()} == {ACTIVE}
+
+
+def test_retry_calls_again_then_succeeds(sandbox, writer, tmp_path, caplog):
+    make_shots(writer, 2)
+    ids = event_ids(writer)
+    config = make_config(
+        sandbox,
+        tmp_path,
+        {
+            "d_record": {
+                "on_error": "retry",
+                "retry_attempts": 3,
+                "retry_backoff": 0.01,
+                "fail_on": [ids[1]],
+                "fail_times": 2,
+            }
+        },
+    )
+    with caplog.at_level(logging.WARNING, logger="evframe"):
+        catch_up(config)
+    assert records(tmp_path)["d_record"] == ids
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) == 2
+    assert "attempt 1 of 3" in retries[0].getMessage()
+
+
+def test_retry_exhausted_falls_back_to_stop(sandbox, writer, tmp_path):
+    make_shots(writer, 2)
+    ids = event_ids(writer)
+    config = make_config(
+        sandbox,
+        tmp_path,
+        {
+            "d_record": {
+                "on_error": "retry",
+                "retry_attempts": 2,
+                "retry_backoff": 0.01,
+                "fail_on": [ids[1]],
+            }
+        },
+    )
+    catch_up(config)
+    with State.open(config.daemon.state, sandbox.url, lock=False) as state:
+        handlers = state.handlers()
+    assert handlers["d_record"].status == FAILED
+    assert handlers["d_record"].cursor == ids[1] - 1
+
+
+def test_stop_pauses_the_group_and_resume_catches_up(sandbox, writer, tmp_path):
+    make_shots(writer, 3)
+    ids = event_ids(writer)
+    bad = ids[4]
+    failing = make_config(sandbox, tmp_path, {"d_record": {"fail_on": [bad]}})
+    catch_up(failing)
+    got = records(tmp_path)
+    assert got["d_other"] == ids  # unrelated handlers carry on
+    assert got["d_record"] == ids[:4]
+    assert got["d_after"] == ids[:4]
+    with State.open(failing.daemon.state, sandbox.url, lock=False) as state:
+        rows = state.handlers()
+        assert rows["d_record"].status == FAILED
+        assert rows["d_record"].failed_event_id == bad
+        assert "told to fail" in (rows["d_record"].error or "")
+        assert rows["d_after"].status == FAILED
+        assert "linked handler 'd_record'" in (rows["d_after"].error or "")
+        assert rows["d_other"].cursor == ids[-1]
+        # An operator resumes one member: the daemon resumes the whole group.
+        state.set_status("d_record", ACTIVE)
+        state.commit()
+
+    before = ids[-1]
+    make_shots(writer, 1)  # new events arrive meanwhile
+    ids = event_ids(writer)
+    (tmp_path / "out.txt").unlink()
+    catch_up(make_config(sandbox, tmp_path, {}))
+    got = records(tmp_path)
+    # The group re-runs from the failing event, in order; the others only see what is new.
+    assert got["d_record"] == [i for i in ids if i >= bad]
+    assert got["d_after"] == [i for i in ids if i >= bad]
+    assert got["d_other"] == [i for i in ids if i > before]
+
+
+def test_operator_resume_reaches_a_running_daemon(sandbox, writer, tmp_path):
+    make_shots(writer, 2)
+    ids = event_ids(writer)
+    config = make_config(sandbox, tmp_path, {"d_record": {"fail_on": [ids[0]], "fail_times": 1}})
+    daemon = Daemon(config)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: records(tmp_path).get("d_other") == ids)
+        assert "d_record" not in records(tmp_path)
+        with State.open(config.daemon.state, sandbox.url, lock=False) as state:
+            assert state.handlers()["d_record"].status == FAILED
+            state.set_status("d_after", ACTIVE)  # resuming any member resumes the group
+            state.commit()
+        assert wait_for(lambda: records(tmp_path).get("d_after") == ids)
+        assert records(tmp_path)["d_record"] == ids
+    finally:
+        daemon.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_late_visible_events_are_delivered_once(sandbox, writer, tmp_path):
+    make_shots(writer, 1)
+    config = make_config(sandbox, tmp_path, {}, gap_timeout=60)
+    daemon = Daemon(config)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: records(tmp_path).get("d_other") == event_ids(writer))
+        sandbox.faults.hide_next_events(2, seconds=30)
+        make_shots(writer, 2)  # the first two of these rows stay hidden for now
+        visible = event_ids(writer)
+        assert wait_for(lambda: records(tmp_path).get("d_other") == visible)
+        assert wait_for(lambda: len(daemon.pending) == 2)
+        sandbox.faults.advance(31)
+        every = event_ids(writer)
+        assert len(every) == len(visible) + 2
+        assert wait_for(lambda: sorted(records(tmp_path)["d_other"]) == every)
+        assert wait_for(lambda: not daemon.pending)
+    finally:
+        daemon.stop()
+        thread.join(10)
+    got = records(tmp_path)
+    for name in ("d_record", "d_after", "d_other"):
+        assert sorted(got[name]) == every, name
+    with State.open(config.daemon.state, sandbox.url, lock=False) as state:
+        assert state.pending() == {}
+
+
+def test_pass_session_uuid_gives_handlers_the_events_session(sandbox, tmp_path):
+    sg = sandbox.client(SCRIPT)
+    sg.set_session_uuid("0c5e1a2b-1111-2222-3333-444455556666")
+    sg.create("Shot", {"code": "with_session"})
+    sg.close()
+    config = make_config(
+        sandbox,
+        tmp_path,
+        {
+            "d_record": {"show_session": True, "pass_session_uuid": True},
+            "d_other": {"show_session": True},
+        },
+    )
+    catch_up(config)
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    assert any(line.startswith("d_record") and "0c5e1a2b" in line for line in lines)
+    assert all("0c5e1a2b" not in line for line in lines if line.startswith("d_other"))
+
+
+def test_site_down_at_start_is_waited_out(tmp_path, caplog, test_dists):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = Config(
+        site=SiteConfig(url=f"http://127.0.0.1:{port}", script_name=SCRIPT, api_key=KEY),
+        daemon=DaemonConfig(state=str(tmp_path / "state.db"), group=GROUP),
+    )
+    daemon = Daemon(config)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    with caplog.at_level(logging.WARNING, logger="evframe"):
+        thread.start()
+        assert wait_for(lambda: daemon.guard.failures >= 3)
+        assert thread.is_alive()
+        daemon.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "retrying" in r.getMessage()
+    ]
+    assert len(warnings) == 1  # once per change of state, not once per attempt
+
+
+def test_state_of_another_site_is_refused(sandbox, tmp_path, test_dists):
+    config = make_config(sandbox, tmp_path, {})
+    catch_up(config)
+    other = dataclasses.replace(
+        config, site=dataclasses.replace(config.site, url="http://127.0.0.1:9")
+    )
+    with pytest.raises(StateError, match="belongs to site"):
+        Daemon(other).run()
+
+
+def wait_for(cond: Any, timeout: float = 20.0) -> bool:
+    """Poll ``cond`` until it is true; False after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return bool(cond())

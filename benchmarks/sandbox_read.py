@@ -5,7 +5,7 @@ this query, from rows pre-built as JSON in memory.  The client's own cost (JSON
 decoding, datetime conversion) is the same for both, so the ratio shows how much
 the sandbox's server side costs.  Prints one JSON line.
 
-    python benchmarks/sandbox_read.py [--events 20000] [--runs 3]
+    python benchmarks/sandbox_read.py [--events 20000] [--runs 5]
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def page_through(url: str, expected: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--runs", type=int, default=3, help="best of N runs for each server")
+    parser.add_argument("--runs", type=int, default=5, help="best of N runs for each server")
     args = parser.parse_args()
 
     with Sandbox(scripts={SCRIPT: KEY}) as sb:

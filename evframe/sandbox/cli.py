@@ -138,11 +138,11 @@ def sandbox_command(
     """Run a local Flow Production Tracking (ShotGrid) site for tests and demos.
 
     The sandbox speaks the same api3 JSON protocol as a hosted site, so
-    shotgun_api3 (and so ``evframe serve`` and your handlers) work against it
+    shotgun_api3 (and so "evframe serve" and your handlers) work against it
     unchanged: point them at the printed URL with the printed script name and
     key.  Writes produce EventLogEntry rows as a real site does.
 
-    The first line printed is always ``evframe sandbox listening on URL``.
+    The first line printed is always "evframe sandbox listening on URL".
     Faults set here can be changed while it runs:
 
     \b

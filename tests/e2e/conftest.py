@@ -9,6 +9,7 @@ the state file) against a deadline and fails saying what it waited for.
 from __future__ import annotations
 
 import configparser
+import http.client
 import importlib.metadata
 import json
 import os
@@ -235,7 +236,8 @@ class SandboxProc:
     script: tuple[str, str] = SCRIPT
 
     def client(self) -> shotgun_api3.Shotgun:
-        return shotgun_api3.Shotgun(self.url, self.script[0], self.script[1])
+        sg = shotgun_api3.Shotgun(self.url, self.script[0], self.script[1])
+        return sg
 
     def faults(self, **changes: Any) -> dict[str, Any]:
         """POST ``changes`` to the fault endpoint (GET when empty); the new settings."""
@@ -441,11 +443,18 @@ class Writer:
         self.n += 1
         task = self.tasks[self.n % len(self.tasks)]
         if self.n % 4 == 0:
-            self.sg.update("Task", task["id"], {"sg_description": f"note {self.n}"})
+            data = {"sg_description": f"note {self.n}"}
         else:
-            self.sg.update(
-                "Task", task["id"], {"sg_status_list": self.STATUSES[self.n % len(self.STATUSES)]}
-            )
+            data = {"sg_status_list": self.STATUSES[self.n % len(self.STATUSES)]}
+        # The sandbox drops a connection before handling the request, so retrying a
+        # dropped update never writes twice (shotgun_api3 itself re-sends only once).
+        for attempt in range(20):
+            try:
+                self.sg.update("Task", task["id"], data)
+                return
+            except (ConnectionError, http.client.HTTPException, OSError):
+                if attempt == 19:
+                    raise
 
     def steps(self, count: int) -> None:
         for _ in range(count):
@@ -478,6 +487,14 @@ def e2e() -> SimpleNamespace:
         FLAKY_V2=FLAKY_V2,
         SCRIPT=SCRIPT,
     )
+
+
+@pytest.fixture
+def restore_flaky(e2e_dists: None, e2e_build_root: Path) -> Iterator[None]:
+    """For a test that upgrades evframe-test-flaky: put 1.0 back afterwards."""
+    yield
+    if installed_version("evframe-test-flaky") != _declared_version(FLAKY_V1):
+        pip_install(FLAKY_V1, e2e_build_root)
 
 
 @pytest.fixture

@@ -349,6 +349,20 @@ class Daemon:
         proc.wait_exit(timeout)
         return proc
 
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run another ``evframe`` command (``handlers``, ``state``...) on this config."""
+        config = self.tmp_path / "evframe.toml"
+        cmd = [sys.executable, "-m", "evframe", *args, "--config", str(config)]
+        return subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**os.environ, **self.env()},
+            cwd=self.tmp_path,
+        )
+
     def read_state(self) -> tuple[int | None, dict[str, Any]]:
         """(read cursor, handler rows) as committed in the state file."""
         with State.open(self.state, self.url, lock=False, create=False) as state:

@@ -39,13 +39,18 @@ def task_status_prepare(ctx: Context, event: ShotgunEvent) -> None:
 @want("Shotgun_Task_Change", field="sg_status_list")
 @requires("task_status_prepare")
 def shot_status_rollup(ctx: Context, event: ShotgunEvent) -> None:
-    """Mark the shot final when all its tasks are final, in progress when one reopens."""
+    """Mark the shot final when all its tasks are final, in progress while any is worked on."""
     if "shot" not in event.proc.rollup:
         return
     shot: dict[str, Any] = event.proc.rollup.shot
     statuses: list[str] = event.proc.rollup.statuses
     final = set(ctx.config.get("final_statuses", ["fin"]))
-    wanted = "fin" if statuses and all(s in final for s in statuses) else "ip"
+    if statuses and all(s in final for s in statuses):
+        wanted = "fin"
+    elif any(s in ("ip", "rev") for s in statuses):
+        wanted = "ip"
+    else:
+        return  # nothing started yet: leave the shot as it is
     current = ctx.sg.find_one("Shot", [["id", "is", shot["id"]]], ["sg_status_list"])
     if current is None or current.get("sg_status_list") == wanted:
         return

@@ -11,10 +11,12 @@ from evframe.state import State
 pytestmark = pytest.mark.e2e
 
 RECORDERS = ("rec_all", "rec_task_status", "rec_after")
-# The issue asks for "a maintenance window of a minute". The daemon's backoff is capped
-# at 30 s, so a minute adds up to ~90 s of CI time for no more coverage than a shorter
-# window that still takes several backoff steps (0.5, 1, 2, 4, 8 s): use 10 s.
-MAINTENANCE_SECONDS = 10
+# "A maintenance window of a minute", as the issue asks: long enough for the daemon's
+# backoff (0.5, 1, 2, 4, 8, 16 s...) to reach its 30 s cap. It costs 60-90 s of CI time
+# (the first attempt after the window comes up to one capped step later); the rest of
+# the e2e suite takes under a minute, so it fits the 4-minute budget. Lower it to ~10 s
+# to iterate locally.
+MAINTENANCE_SECONDS = 60
 
 
 def assert_exactly_once(
@@ -53,8 +55,8 @@ def test_maintenance_and_dropped_connections_are_ridden_out(
     assert proc.alive(), proc.tail()
     writer.steps(30)
     # The next attempt comes after at most one capped backoff step (< 16 s here).
-    proc.wait_log(r"site reachable again", timeout=40)
-    assert attempts >= 4, f"the daemon should have retried during maintenance ({attempts})"
+    proc.wait_log(r"site reachable again", timeout=45)
+    assert attempts >= 6, f"the daemon should have retried during maintenance ({attempts})"
     # One warning for the whole window (a state change), not one per attempt.
     warnings = proc.log_lines(r"WARNING evframe\.")
     assert len(warnings) == 1, "\n".join(warnings)

@@ -10,21 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evframe.event import EVENT_FIELDS
+
 HERE = Path(__file__).resolve().parent
 BENCH_DIST = HERE / "handlers" / "evframe-bench-handlers"
 SCRIPT, KEY = "bench", "bench-key"
-FIELDS = [
-    "id",
-    "event_type",
-    "attribute_name",
-    "meta",
-    "entity",
-    "project",
-    "user",
-    "created_at",
-    "session_uuid",
-    "description",
-]
+FIELDS = list(EVENT_FIELDS)
 
 
 def ensure_bench_handlers() -> None:

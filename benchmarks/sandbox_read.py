@@ -21,21 +21,11 @@ from typing import Any
 
 from shotgun_api3 import shotgun
 
+from evframe.event import EVENT_FIELDS
 from evframe.sandbox import Sandbox
 from evframe.sandbox.eventlog import select_json
 
-FIELDS = [
-    "id",
-    "event_type",
-    "attribute_name",
-    "meta",
-    "entity",
-    "project",
-    "user",
-    "created_at",
-    "session_uuid",
-    "description",
-]
+FIELDS = list(EVENT_FIELDS)
 SCRIPT, KEY = "bench", "bench-key"
 
 

@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from evframe.config import Config, HandlerConfig
 from evframe.errors import EvframeError, RegistrationError
-from evframe.event import ShotgunEvent
+from evframe.event import EVENT_FIELDS, ShotgunEvent
 from evframe.processor import HandlerResult, Processor
 from evframe.site import Connections, SiteGuard, Stopping, make_shotgun
 from evframe.state import ACTIVE, DISABLED, FAILED, State
@@ -53,18 +53,6 @@ EXIT_STATE = 4
 EXIT_LOCKED = 5
 EXIT_HANDLERS = 6
 
-EVENT_FIELDS = [
-    "id",
-    "event_type",
-    "attribute_name",
-    "meta",
-    "entity",
-    "project",
-    "user",
-    "created_at",
-    "session_uuid",
-    "description",
-]
 _ORDER: Any = [{"field_name": "id", "direction": "asc"}]
 # How long the short poll interval is kept after the last event was seen.
 _ACTIVE_WINDOW = 2.0
@@ -300,7 +288,9 @@ class Daemon:
 
     def _find(self, filters: list[Any], what: str, limit: int) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
-            found = self.sg.find("EventLogEntry", filters, EVENT_FIELDS, order=_ORDER, limit=limit)
+            found = self.sg.find(
+                "EventLogEntry", filters, list(EVENT_FIELDS), order=_ORDER, limit=limit
+            )
             return cast("list[dict[str, Any]]", found)
 
         return self.guard.call(what, call)

@@ -7,7 +7,21 @@ import datetime as _dt
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Event", "Namespace", "Scratchpad", "ShotgunEvent"]
+__all__ = ["EVENT_FIELDS", "Event", "Namespace", "Scratchpad", "ShotgunEvent"]
+
+#: The EventLogEntry fields a ShotgunEvent reads: what to ask ``find`` for.
+EVENT_FIELDS = (
+    "id",
+    "event_type",
+    "attribute_name",
+    "meta",
+    "entity",
+    "project",
+    "user",
+    "created_at",
+    "session_uuid",
+    "description",
+)
 
 
 class Namespace:

@@ -8,22 +8,12 @@ from typing import Any
 import pytest
 from shotgun_api3 import shotgun
 
+from evframe.event import EVENT_FIELDS
 from evframe.sandbox import Faults, Sandbox
 
 SCRIPT, KEY = "test_script", "test-key-123"
 
-EVENT_FIELDS = [
-    "id",
-    "event_type",
-    "attribute_name",
-    "meta",
-    "entity",
-    "project",
-    "user",
-    "created_at",
-    "session_uuid",
-    "description",
-]
+EVENT_FIELDS = list(EVENT_FIELDS)
 
 
 def make_client(sb: Sandbox, name: str = SCRIPT, key: str = KEY) -> shotgun.Shotgun:

@@ -13,8 +13,6 @@ from evframe.sandbox import Faults, Sandbox
 
 SCRIPT, KEY = "test_script", "test-key-123"
 
-EVENT_FIELDS = list(EVENT_FIELDS)
-
 
 def make_client(sb: Sandbox, name: str = SCRIPT, key: str = KEY) -> shotgun.Shotgun:
     sg = shotgun.Shotgun(sb.url, name, key)
@@ -64,7 +62,7 @@ class EventLog:
         return self.sg.find(
             "EventLogEntry",
             [["id", "greater_than", self.cursor]],
-            fields or EVENT_FIELDS,
+            fields or list(EVENT_FIELDS),
             order=[{"field_name": "id", "direction": "asc"}],
         )
 

@@ -164,6 +164,7 @@ class Daemon:
         self._first_event_at: float | None = None
         self._last_event_at = 0.0
         self._last_heartbeat = time.monotonic()
+        self._committed: tuple[int, tuple[tuple[str, int], ...]] | None = None
 
     # -- control (thread-safe, called from signal handlers) -------------
 
@@ -743,12 +744,16 @@ class Daemon:
         state = self.state
         if state is None:
             return
-        state.set_read_cursor(self.read_cursor)
-        by_cursor: dict[int, list[str]] = {}
-        for h in self.handlers.values():
-            by_cursor.setdefault(h.cursor, []).append(h.name)
-        for cursor, names in by_cursor.items():
-            state.set_cursor(names, cursor)
+        cursors = (self.read_cursor, tuple((n, h.cursor) for n, h in self.handlers.items()))
+        if cursors != self._committed:
+            state.set_read_cursor(self.read_cursor)
+            by_cursor: dict[int, list[str]] = {}
+            for h in self.handlers.values():
+                by_cursor.setdefault(h.cursor, []).append(h.name)
+            for cursor, names in by_cursor.items():
+                state.set_cursor(names, cursor)
+            self._committed = cursors
+        # An idle daemon writes nothing: commit() is a no-op without pending writes.
         state.commit()
 
 

@@ -41,6 +41,7 @@ def test_every_event_is_delivered_exactly_once_in_order(
     proc.signal(signal.SIGTERM)
     assert proc.wait_exit(10) == 0, proc.tail()
     assert proc.log_lines(r"stopped at event"), proc.tail()
+    assert not proc.log_lines(r" (WARNING|ERROR|CRITICAL) "), proc.tail()
     read_cursor, handlers = daemon.read_state()
     last = events[-1]["id"]
     assert read_cursor == last
@@ -68,7 +69,9 @@ def test_sigterm_finishes_the_event_in_hand(daemon: Any, writer: Any, e2e: Any) 
     daemon.handler_options["rec_all"] = {"delay": 1.5}
     proc = daemon.start_serving()
     writer.step()
-    (event_id,) = [e["id"] for e in writer.sg.find("EventLogEntry", [], ["id"])][-1:]
+    event_id = writer.sg.find_one(
+        "EventLogEntry", [], ["id"], order=[{"field_name": "id", "direction": "desc"}]
+    )["id"]
 
     def begun() -> bool:
         return any(

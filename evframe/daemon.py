@@ -370,6 +370,7 @@ class Daemon:
         assert self.state is not None and self.processor is not None
         stored = self.state.handlers()
         fresh: dict[str, _Handler] = {}
+        changed: list[str] = []
         for name in self.processor.names:
             hcfg = self.config.handler(name)
             row = stored.get(name)
@@ -381,8 +382,7 @@ class Daemon:
             fingerprint = self._fingerprints.get(name)
             if status == FAILED and row.fingerprint and fingerprint != row.fingerprint:
                 log.info("handler %s changed since it failed: resuming its group", name)
-                status = ACTIVE
-                self.state.set_status(name, ACTIVE)
+                changed.append(name)
             if fingerprint is not None and fingerprint != row.fingerprint:
                 self.state.set_fingerprint(name, fingerprint)
             if not hcfg.enabled:
@@ -396,6 +396,8 @@ class Daemon:
         # A group resumes together: a member whose code changed since it failed, or that
         # an operator resumed while the rest of its group is still failed (the daemon
         # pauses a whole group at once, so only `resume` leaves it mixed), resumes them all.
+        for name in changed:
+            self._resume_group(name)
         for name, h in fresh.items():
             row = stored.get(name)
             if h.status != ACTIVE or row is None:

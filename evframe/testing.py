@@ -13,10 +13,19 @@ EventLogEntry, shaped as a site writes it.
 
 from __future__ import annotations
 
+import configparser
 import datetime as _dt
+import importlib
+import importlib.metadata
 import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from evframe.event import Event, ShotgunEvent
@@ -25,6 +34,7 @@ from evframe.processor import Processor, Report
 __all__ = [
     "SimpleEvent",
     "change_event",
+    "install_distribution",
     "make_processor",
     "make_record",
     "multi_entity_event",
@@ -242,3 +252,47 @@ def run_handler(
         if failure.error is not None:
             raise failure.error
     return report
+
+
+def _declared(source: Path) -> tuple[str, str]:
+    cfg = configparser.ConfigParser()
+    cfg.read(source / "setup.cfg")
+    try:
+        return cfg["metadata"]["name"], cfg["metadata"]["version"]
+    except KeyError:
+        raise ValueError(f"{source}/setup.cfg declares no [metadata] name and version") from None
+
+
+def install_distribution(
+    source: str | os.PathLike[str], *, force: bool = False, build_root: str | None = None
+) -> str:
+    """``pip install`` the handler distribution at ``source`` into this environment.
+
+    Entry points exist only in installed metadata, so integration tests of handler
+    packages install them for real.  It builds offline (no index, no build isolation:
+    setuptools and wheel must be installed) from a copy of ``source``, so the source
+    tree gets no build/ or egg-info; it does nothing when the version declared in
+    ``setup.cfg`` is installed already, unless ``force``.  Returns that version.
+    """
+    path = Path(source).resolve()
+    name, version = _declared(path)
+    try:
+        installed: str | None = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != version or force:
+        with tempfile.TemporaryDirectory(prefix="evframe-dist-", dir=build_root) as tmp:
+            work = Path(tmp) / path.name
+            shutil.copytree(path, work, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+            cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"]
+            cmd += ["--no-index", "--disable-pip-version-check", "-q"]
+            cmd += ["--force-reinstall", str(work)] if force else [str(work)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"cannot install {name} {version} from {path} ({' '.join(cmd)}); it must "
+                f"build offline, which needs setuptools and wheel here:\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+    importlib.invalidate_caches()
+    return version

@@ -8,13 +8,11 @@ the state file) against a deadline and fails saying what it waited for.
 
 from __future__ import annotations
 
-import configparser
 import http.client
 import importlib.metadata
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +28,7 @@ import pytest
 import shotgun_api3
 
 from evframe.state import State
+from evframe.testing import install_distribution
 
 HERE = Path(__file__).resolve().parent
 RECORDER_DIST = HERE.parent / "dists" / "evframe-test-recorder"
@@ -69,12 +68,6 @@ def wait_until(
 # -- installing the test handler distributions ------------------------------------------
 
 
-def _declared_version(source: Path) -> str:
-    cfg = configparser.ConfigParser()
-    cfg.read(source / "setup.cfg")
-    return cfg["metadata"]["version"]
-
-
 def installed_version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
@@ -83,24 +76,8 @@ def installed_version(name: str) -> str | None:
 
 
 def pip_install(source: Path, build_root: Path) -> None:
-    """Install ``source`` into this environment, building from a fresh copy."""
-    work = build_root / f"{source.name}-{time.monotonic_ns()}"
-    shutil.copytree(source, work, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--no-deps",
-        "--no-build-isolation",
-        "--no-index",
-        "--disable-pip-version-check",
-        "-q",
-        str(work),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
-    if proc.returncode != 0:
-        raise RuntimeError(f"cannot install {source.name}:\n{proc.stdout}\n{proc.stderr}")
+    """Install ``source`` into this environment (again, even at the same version)."""
+    install_distribution(source, force=True, build_root=str(build_root))
 
 
 @pytest.fixture(scope="session")
@@ -115,9 +92,8 @@ def e2e_dists(e2e_build_root: Path) -> None:
         ("evframe-test-recorder", RECORDER_DIST),
         ("evframe-test-flaky", FLAKY_V1),
     ):
-        if installed_version(name) != _declared_version(source):
-            pip_install(source, e2e_build_root)
-        assert installed_version(name) == _declared_version(source)
+        version = install_distribution(source, build_root=str(e2e_build_root))
+        assert installed_version(name) == version
 
 
 # -- processes --------------------------------------------------------------------------
@@ -507,8 +483,7 @@ def e2e() -> SimpleNamespace:
 def restore_flaky(e2e_dists: None, e2e_build_root: Path) -> Iterator[None]:
     """For a test that upgrades evframe-test-flaky: put 1.0 back afterwards."""
     yield
-    if installed_version("evframe-test-flaky") != _declared_version(FLAKY_V1):
-        pip_install(FLAKY_V1, e2e_build_root)
+    install_distribution(FLAKY_V1, build_root=str(e2e_build_root))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from click.testing import CliRunner, Result
 from evframe.cli import main
 from evframe.sandbox import Sandbox
 from evframe.state import ACTIVE, FAILED, State
+from evframe.testing import install_distribution
 
 DIST = Path(__file__).resolve().parent.parent / "dists" / "evframe-test-cli"
 SCRIPT, KEY = "evframe-cli", "s3cret-cli-key-0123456789"
@@ -27,20 +27,9 @@ REPLAY_GROUP = "evframe.test_cli_replay"
 
 
 @pytest.fixture(scope="module")
-def cli_dist(tmp_path_factory: pytest.TempPathFactory) -> None:
+def cli_dist() -> None:
     """Install tests/dists/evframe-test-cli (as tests/integration/conftest.py does the others)."""
-    try:
-        installed: str | None = importlib.metadata.version("evframe-test-cli")
-    except importlib.metadata.PackageNotFoundError:
-        installed = None
-    if installed != "1.0.0":
-        work = tmp_path_factory.mktemp("cli-dist") / DIST.name
-        shutil.copytree(DIST, work)
-        cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"]
-        cmd += ["--no-index", "--disable-pip-version-check", "-q", str(work)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, f"cannot install {DIST.name}:\n{proc.stdout}\n{proc.stderr}"
-    importlib.invalidate_caches()
+    install_distribution(DIST)
     assert importlib.metadata.version("evframe-test-cli") == "1.0.0"
 
 

@@ -75,3 +75,21 @@ def test_dry_run_changes_nothing(site: tuple[Sandbox, Any]) -> None:
     processor.process(last_event(sg))
     shot_after = sg.find_one("Shot", [["id", "is", task["entity"]["id"]]], ["sg_status_list"])
     assert shot_after["sg_status_list"] == shot_before["sg_status_list"]
+
+
+def test_plugin_fixtures_give_a_site_to_run_handlers_against(evframe_sg: Any) -> None:
+    from evframe.testing import run_handler
+
+    task = evframe_sg.find_one("Task", [["entity", "type_is", "Shot"]], ["entity"])
+    evframe_sg.update("Task", task["id"], {"sg_status_list": "rev"})
+    event = last_event(evframe_sg)
+    report = run_handler(
+        examples.shot_status_rollup,
+        event,
+        requires=[examples.task_status_prepare],
+        sg=evframe_sg,
+    )
+    assert report.outcome("task_status_prepare") == "ok"
+    assert report.outcome("shot_status_rollup") == "ok"
+    shot = evframe_sg.find_one("Shot", [["id", "is", task["entity"]["id"]]], ["sg_status_list"])
+    assert shot["sg_status_list"] == "ip"

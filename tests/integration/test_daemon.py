@@ -313,3 +313,46 @@ def wait_for(cond: Any, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.02)
     return bool(cond())
+
+
+@pytest.fixture
+def broken_upgrade(tmp_path: Path, test_dists: dict[str, str]) -> Iterator[Path]:
+    """A 1.1 of evframe-test-daemon whose d_after requires a handler nobody has."""
+    import shutil
+
+    from evframe.testing import install_distribution
+
+    source = Path(__file__).resolve().parent.parent / "dists" / "evframe-test-daemon"
+    copy = tmp_path / "evframe-test-daemon-1.1"
+    shutil.copytree(source, copy)
+    cfg = copy / "setup.cfg"
+    cfg.write_text(cfg.read_text().replace("version = 1.0", "version = 1.1"))
+    module = copy / "evframe_test_daemon" / "__init__.py"
+    module.write_text(module.read_text().replace('@requires("d_record")', '@requires("d_gone")'))
+    yield copy
+    install_distribution(source, force=True)
+
+
+def test_an_invalid_new_handler_set_is_refused_and_the_old_one_runs_on(
+    sandbox, writer, tmp_path, broken_upgrade, caplog
+):
+    from evframe.testing import install_distribution
+
+    make_shots(writer, 1)
+    config = make_config(sandbox, tmp_path, {}, reload_interval=0.05)
+    daemon = Daemon(config)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    with caplog.at_level(logging.INFO, logger="evframe"):
+        thread.start()
+        try:
+            assert wait_for(lambda: records(tmp_path).get("d_after") == event_ids(writer))
+            install_distribution(broken_upgrade)
+            assert wait_for(lambda: "new handler set refused" in caplog.text)
+            assert "d_gone" in caplog.text
+            make_shots(writer, 1)  # the old set still serves
+            assert wait_for(lambda: records(tmp_path).get("d_after") == event_ids(writer))
+        finally:
+            daemon.stop()
+            thread.join(10)
+    refusals = [r for r in caplog.records if "new handler set refused" in r.getMessage()]
+    assert len(refusals) == 1  # refused once, not at every check

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evframe.sandbox.query import _window
+from evframe.sandbox.query import NEGATIONS, _window
 
 CREATE_SQL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -164,17 +164,8 @@ class _Where:
         path, relation, values = node.get("path"), node.get("relation"), node.get("values", [])
         if not isinstance(values, list):
             values = [values]
-        negate = relation in ("is_not", "not_in", "not_contains", "not_between", "type_is_not")
-        negate = negate or relation in ("not_in_last", "not_in_next")
-        positive = {
-            "is_not": "is",
-            "not_in": "in",
-            "not_contains": "contains",
-            "not_between": "between",
-            "type_is_not": "type_is",
-            "not_in_last": "in_last",
-            "not_in_next": "in_next",
-        }.get(str(relation), relation)
+        negate = relation in NEGATIONS
+        positive = NEGATIONS.get(str(relation), relation)
         expr = self._positive(path, positive, values)
         if path != "id":  # id is never NULL; a bare comparison keeps the rowid range scan
             expr = f"coalesce({expr}, 0)"

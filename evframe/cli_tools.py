@@ -35,7 +35,15 @@ from evframe.errors import RegistrationError
 from evframe.event import ShotgunEvent
 from evframe.filters import Want
 from evframe.processor import FAILED, NOT_WANTED, OK, SKIPPED, Processor
-from evframe.state import ACTIVE, DISABLED, HandlerState, State, StateError
+from evframe.state import (
+    ACTIVE,
+    DISABLED,
+    HandlerState,
+    State,
+    StateError,
+    format_id_ranges,
+    id_ranges,
+)
 from evframe.state import FAILED as FAILED_STATUS
 
 __all__ = [
@@ -129,22 +137,6 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
     return "\n".join(lines)
-
-
-def _ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
-    """Sorted ids as inclusive (first, last) runs."""
-    out: list[tuple[int, int]] = []
-    for i in sorted(ids):
-        if out and out[-1][1] == i - 1:
-            out[-1] = (out[-1][0], i)
-        else:
-            out.append((i, i))
-    return out
-
-
-def _range_text(ranges: Sequence[tuple[int, int]], limit: int = 20) -> str:
-    parts = [str(a) if a == b else f"{a}..{b}" for a, b in ranges[:limit]]
-    return ", ".join(parts) + (f", ... ({len(ranges) - limit} more)" if len(ranges) > limit else "")
 
 
 def _error_line(error: str | None) -> str | None:
@@ -796,7 +788,7 @@ def state_command(
             total_letters = state.count_dead_letters()
     except StateError as exc:
         _fail(str(exc), EXIT_STATE)
-    ranges = _ranges(pending)
+    ranges = id_ranges(pending)
     if as_json:
         data = {
             "path": str(path),
@@ -852,7 +844,7 @@ def state_command(
         lines.append("no handlers recorded")
     lines.append("")
     if pending:
-        lines.append(f"pending ids: {len(pending)} ({_range_text(ranges)})")
+        lines.append(f"pending ids: {len(pending)} ({format_id_ranges(ranges)})")
     else:
         lines.append("pending ids: none")
     failed = [h for h in handlers.values() if h.status == "failed"]

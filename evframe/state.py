@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +31,8 @@ __all__ = [
     "State",
     "StateError",
     "StateLockedError",
+    "format_id_ranges",
+    "id_ranges",
 ]
 
 SCHEMA_VERSION = 1
@@ -106,6 +108,24 @@ def normalize_url(url: str) -> str:
         return url
     host, slash, path = rest.partition("/")
     return f"{scheme.lower()}://{host.lower()}{slash}{path}"
+
+
+def id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted ids as inclusive (first, last) runs: pending ids are shown this way."""
+    out: list[tuple[int, int]] = []
+    for i in sorted(ids):
+        if out and out[-1][1] == i - 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
+def format_id_ranges(ranges: Sequence[tuple[int, int]], limit: int = 20) -> str:
+    """``3, 7..9, ...`` for at most ``limit`` runs."""
+    parts = [str(a) if a == b else f"{a}..{b}" for a, b in ranges[:limit]]
+    more = f", ... ({len(ranges) - limit} more)" if len(ranges) > limit else ""
+    return ", ".join(parts) + more
 
 
 def _json_default(value: Any) -> Any:

@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 from evframe.config import Config, HandlerConfig
@@ -29,7 +28,7 @@ from evframe.errors import EvframeError, RegistrationError
 from evframe.event import EVENT_FIELDS, ShotgunEvent
 from evframe.processor import HandlerResult, Processor
 from evframe.site import Connections, SiteGuard, Stopping, make_shotgun
-from evframe.state import ACTIVE, DISABLED, FAILED, State
+from evframe.state import ACTIVE, DISABLED, FAILED, State, format_id_ranges, id_ranges
 
 __all__ = [
     "EVENT_FIELDS",
@@ -58,6 +57,8 @@ _ORDER: Any = [{"field_name": "id", "direction": "asc"}]
 _ACTIVE_WINDOW = 2.0
 _PENDING_CHUNK = 500
 _HEARTBEAT = 600.0
+# How long the installed handler packages must stay unchanged before a reload.
+_SETTLE = 1.0
 
 
 class HandlerSetError(EvframeError):
@@ -156,6 +157,7 @@ class Daemon:
         self.events_dispatched = 0
         self._fingerprints: dict[str, str] = {}
         self._refused_fingerprints: dict[str, str] | None = None
+        self._changing: tuple[dict[str, str], float] | None = None
         self._last_reload_check = time.monotonic()
         self._last_event_seen = 0.0
         self._last_pending_check = 0.0
@@ -459,15 +461,27 @@ class Daemon:
         interval = self.dcfg.reload_interval
         now = time.monotonic()
         forced = self._reload_requested
-        if not forced and (interval <= 0 or now - self._last_reload_check < interval):
+        # While a change is settling, look again sooner than the interval.
+        wait = min(interval, _SETTLE / 2) if self._changing is not None else interval
+        if not forced and (interval <= 0 or now - self._last_reload_check < wait):
             return
         self._last_reload_check = now
         self._reload_requested = False
         fingerprints = handler_fingerprints(self.dcfg.group)
-        if not forced and (
-            fingerprints == self._fingerprints or fingerprints == self._refused_fingerprints
-        ):
-            return
+        if not forced:
+            if fingerprints in (self._fingerprints, self._refused_fingerprints):
+                self._changing = None
+                return
+            # pip removes the old files before it writes the new ones: a set read in the
+            # middle of an install can import old code under the new version's name, and
+            # then the change would never be seen again.  Reload once the installed set
+            # has stayed the same for a moment.
+            if self._changing is None or self._changing[0] != fingerprints:
+                self._changing = (fingerprints, now)
+                return
+            if now - self._changing[1] < _SETTLE:
+                return
+        self._changing = None
         self.reload(fingerprints)
 
     def reload(self, fingerprints: dict[str, str] | None = None) -> bool:
@@ -676,7 +690,7 @@ class Daemon:
                 "gave up waiting for %d missing event id(s) after %.0f s: %s",
                 len(expired),
                 self.dcfg.gap_timeout,
-                _ranges(expired),
+                format_id_ranges(id_ranges(expired)),
             )
             for i in expired:
                 del self.pending[i]
@@ -757,19 +771,3 @@ class Daemon:
             self._committed = cursors
         # An idle daemon writes nothing: commit() is a no-op without pending writes.
         state.commit()
-
-
-def _ranges(ids: Iterable[int]) -> str:
-    out: list[str] = []
-    for i in sorted(ids):
-        if out and out[-1].split("..")[-1] == str(i - 1):
-            first = out[-1].split("..")[0]
-            out[-1] = f"{first}..{i}"
-        else:
-            out.append(str(i))
-    return ", ".join(out[:20]) + (" ..." if len(out) > 20 else "")
-
-
-def state_path(config: Config) -> Path:
-    """The state file the config names."""
-    return Path(config.daemon.state)

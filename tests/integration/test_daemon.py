@@ -6,6 +6,7 @@ Handlers come from the installed ``evframe-test-daemon`` distribution (entry-poi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -81,6 +82,19 @@ def event_ids(sg: Any) -> list[int]:
 def make_shots(sg: Any, count: int) -> None:
     for i in range(count):
         sg.create("Shot", {"code": f"sh{i:03d}"})
+
+
+@contextlib.contextmanager
+def serving(daemon: Daemon) -> Iterator[threading.Thread]:
+    """Run ``daemon`` in a thread; stop it and check it stopped on the way out."""
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        daemon.stop()
+        thread.join(10)
+    assert not thread.is_alive()
 
 
 def catch_up(config: Config) -> Daemon:
@@ -203,10 +217,7 @@ def test_operator_resume_reaches_a_running_daemon(sandbox, writer, tmp_path):
     make_shots(writer, 2)
     ids = event_ids(writer)
     config = make_config(sandbox, tmp_path, {"d_record": {"fail_on": [ids[0]], "fail_times": 1}})
-    daemon = Daemon(config)
-    thread = threading.Thread(target=daemon.run, daemon=True)
-    thread.start()
-    try:
+    with serving(Daemon(config)):
         assert wait_for(lambda: records(tmp_path).get("d_other") == ids)
         assert "d_record" not in records(tmp_path)
         with State.open(config.daemon.state, sandbox.url, lock=False) as state:
@@ -215,19 +226,13 @@ def test_operator_resume_reaches_a_running_daemon(sandbox, writer, tmp_path):
             state.commit()
         assert wait_for(lambda: records(tmp_path).get("d_after") == ids)
         assert records(tmp_path)["d_record"] == ids
-    finally:
-        daemon.stop()
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 def test_late_visible_events_are_delivered_once(sandbox, writer, tmp_path):
     make_shots(writer, 1)
     config = make_config(sandbox, tmp_path, {}, gap_timeout=60)
     daemon = Daemon(config)
-    thread = threading.Thread(target=daemon.run, daemon=True)
-    thread.start()
-    try:
+    with serving(daemon):
         assert wait_for(lambda: records(tmp_path).get("d_other") == event_ids(writer))
         sandbox.faults.hide_next_events(2, seconds=30)
         make_shots(writer, 2)  # the first two of these rows stay hidden for now
@@ -239,9 +244,6 @@ def test_late_visible_events_are_delivered_once(sandbox, writer, tmp_path):
         assert len(every) == len(visible) + 2
         assert wait_for(lambda: sorted(records(tmp_path)["d_other"]) == every)
         assert wait_for(lambda: not daemon.pending)
-    finally:
-        daemon.stop()
-        thread.join(10)
     got = records(tmp_path)
     for name in ("d_record", "d_after", "d_other"):
         assert sorted(got[name]) == every, name
@@ -279,14 +281,9 @@ def test_site_down_at_start_is_waited_out(tmp_path, caplog, test_dists):
         daemon=DaemonConfig(state=str(tmp_path / "state.db"), group=GROUP),
     )
     daemon = Daemon(config)
-    thread = threading.Thread(target=daemon.run, daemon=True)
-    with caplog.at_level(logging.WARNING, logger="evframe"):
-        thread.start()
+    with caplog.at_level(logging.WARNING, logger="evframe"), serving(daemon) as thread:
         assert wait_for(lambda: daemon.guard.failures >= 3)
         assert thread.is_alive()
-        daemon.stop()
-        thread.join(10)
-    assert not thread.is_alive()
     warnings = [
         r for r in caplog.records if r.levelno == logging.WARNING and "retrying" in r.getMessage()
     ]
@@ -340,19 +337,12 @@ def test_an_invalid_new_handler_set_is_refused_and_the_old_one_runs_on(
 
     make_shots(writer, 1)
     config = make_config(sandbox, tmp_path, {}, reload_interval=0.05)
-    daemon = Daemon(config)
-    thread = threading.Thread(target=daemon.run, daemon=True)
-    with caplog.at_level(logging.INFO, logger="evframe"):
-        thread.start()
-        try:
-            assert wait_for(lambda: records(tmp_path).get("d_after") == event_ids(writer))
-            install_distribution(broken_upgrade)
-            assert wait_for(lambda: "new handler set refused" in caplog.text)
-            assert "d_gone" in caplog.text
-            make_shots(writer, 1)  # the old set still serves
-            assert wait_for(lambda: records(tmp_path).get("d_after") == event_ids(writer))
-        finally:
-            daemon.stop()
-            thread.join(10)
+    with caplog.at_level(logging.INFO, logger="evframe"), serving(Daemon(config)):
+        assert wait_for(lambda: records(tmp_path).get("d_after") == event_ids(writer))
+        install_distribution(broken_upgrade)
+        assert wait_for(lambda: "new handler set refused" in caplog.text)
+        assert "d_gone" in caplog.text
+        make_shots(writer, 1)  # the old set still serves
+        assert wait_for(lambda: records(tmp_path).get("d_after") == event_ids(writer))
     refusals = [r for r in caplog.records if "new handler set refused" in r.getMessage()]
     assert len(refusals) == 1  # refused once, not at every check

@@ -173,6 +173,7 @@ class State:
         if exists and path.is_dir():
             raise StateError(f"state file {path} is a directory")
         lock_file = cls._take_lock(path) if lock else None
+        conn: sqlite3.Connection | None = None
         try:
             if not exists:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,10 +183,11 @@ class State:
                 conn = sqlite3.connect(
                     path, isolation_level=None, timeout=10.0, check_same_thread=False
                 )
+                state = cls(conn, path, lock_file)
+                # Checked before switching to WAL, so a refused file is left as it was.
+                state._check_or_init(site_url, new=not exists)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                state = cls(conn, path, lock_file)
-                state._check_or_init(site_url, new=not exists)
             except sqlite3.DatabaseError as exc:
                 raise StateError(
                     f"state file {path} cannot be read ({exc}); it is not an evframe state "
@@ -196,6 +198,8 @@ class State:
                 os.chmod(path, 0o600)
             return state
         except BaseException:
+            if conn is not None:
+                conn.close()
             if lock_file is not None:
                 lock_file.close()
             raise

@@ -3,6 +3,7 @@ handlers, pending ids, dead letters and the id-range helpers."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sqlite3
@@ -170,6 +171,72 @@ def test_broken_schema_version_is_refused(path: Path, meta: dict[str, str]) -> N
     with pytest.raises(StateError, match="broken schema version") as info:
         State.open(path, SITE)
     assert str(path) in str(info.value)
+
+
+def open_files_under(folder: Path) -> list[str]:
+    """The files under ``folder`` this process holds open."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(folder)):
+                found.append(target)
+    return sorted(found)
+
+
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/fd").is_dir(), reason="needs /proc to list open files"
+)
+
+
+@needs_proc
+def test_refused_files_are_not_left_open(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database" * 500)
+    newer = tmp_path / "newer.db"
+    make_state_file(newer, {"schema_version": str(SCHEMA_VERSION + 1)})
+    errors = []
+    for refused in (garbage, newer):
+        with pytest.raises(StateError) as info:
+            State.open(refused, SITE)
+        errors.append(info.value)  # keeps the traceback (and its frames) alive
+    with State.open(tmp_path / "ok.db", SITE):
+        # A tool refused alongside the daemon leaves only the daemon's files open.
+        daemons = open_files_under(tmp_path)
+        with pytest.raises(StateError):
+            State.open(tmp_path / "ok.db", "https://other.example.com", lock=False)
+        assert open_files_under(tmp_path) == daemons
+    assert len(errors) == 2
+    assert open_files_under(tmp_path) == []
+
+
+def test_other_sqlite_database_is_left_as_it_was(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE shots (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StateError):
+        State.open(path, SITE)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    finally:
+        conn.close()
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name)) == [
+        path.name,
+        path.name + ".lock",
+    ]
+
+
+def test_state_file_is_in_wal_mode(path: Path) -> None:
+    with State.open(path, SITE):
+        pass
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
 
 
 def test_create_false_on_a_missing_file(path: Path) -> None:

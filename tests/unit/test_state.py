@@ -10,6 +10,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -210,6 +211,21 @@ def test_refused_files_are_not_left_open(tmp_path: Path) -> None:
     assert open_files_under(tmp_path) == []
 
 
+def test_file_sqlite_cannot_open_releases_the_lock(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(sqlite3, "connect", refuse)
+    with pytest.raises(StateError, match="unable to open database file") as info:
+        State.open(path, SITE)
+    assert str(path) in str(info.value)
+    monkeypatch.undo()
+    with State.open(path, SITE) as st:
+        assert st.site_url == SITE
+
+
 def test_other_sqlite_database_is_left_as_it_was(path: Path) -> None:
     path.parent.mkdir(parents=True)
     conn = sqlite3.connect(path)
@@ -294,8 +310,7 @@ def test_writes_are_invisible_elsewhere_until_commit(path: Path, state: State) -
     state.ensure_handler("publish", 10)
     state.set_read_cursor(11)
     with reader(path) as other:
-        assert other.read_cursor is None
-        assert other.handlers() == {}
+        assert (other.read_cursor, other.handlers()) == (None, {})
         state.commit()
         assert other.read_cursor == 11
         assert set(other.handlers()) == {"publish"}

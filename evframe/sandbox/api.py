@@ -154,11 +154,15 @@ class Api:
                     ) from None
         return results
 
-    def _read(self, params: Any) -> ReadRequest:
+    def _of_type(self, method: str, params: Any) -> tuple[dict[str, Any], str]:
+        """``params`` checked to be an object, and the entity type it names."""
         if not isinstance(params, dict):
-            raise ApiError("read: expected an object of parameters.")
+            raise ApiError(f"{method}: expected an object of parameters.")
+        return params, self.store.schema.entity(params.get("type")).name
+
+    def _read(self, params: Any) -> ReadRequest:
+        params, etype = self._of_type("read", params)
         schema = self.store.schema
-        etype = schema.entity(params.get("type")).name
         fields = params.get("return_fields") or ["id"]
         if not isinstance(fields, list):
             raise ApiError(f"Bad return_fields {fields!r}: expected a list of field names.")
@@ -203,10 +207,8 @@ class Api:
         return out
 
     def _summarize(self, params: Any) -> SummarizeRequest:
-        if not isinstance(params, dict):
-            raise ApiError("summarize: expected an object of parameters.")
+        params, etype = self._of_type("summarize", params)
         schema = self.store.schema
-        etype = schema.entity(params.get("type")).name
         summaries = params.get("summaries") or []
         grouping = params.get("grouping") or []
         if not isinstance(summaries, list) or not isinstance(grouping, list):

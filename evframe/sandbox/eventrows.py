@@ -47,12 +47,14 @@ def _event(
     etype: str,
     rec: Record,
     event_type: str,
-    attribute_name: str | None,
     meta: dict[str, Any],
     description: str,
-    entity: dict[str, Any] | None,
     now: str,
+    *,
+    attribute_name: str | None = None,
+    entity: dict[str, Any] | None = None,
 ) -> NewEvent:
+    """One row about ``rec``; ``entity`` is its link, or ``None`` once it is retired."""
     if actor.sudo_actual_user is not None:
         meta = {**meta, "sudo_actual_user": actor.sudo_actual_user}
     project: dict[str, Any] | None
@@ -81,17 +83,10 @@ def _event(
 
 def new_entity_event(store: Store, actor: Actor, etype: str, rec: Record, now: str) -> NewEvent:
     """The ``New`` row of a create (its in-create changes come from :func:`change_events`)."""
+    meta = {"type": "new_entity", "entity_type": etype, "entity_id": rec["id"]}
+    text = f"{actor.label} created new {_what(store, etype, rec)}"
     return _event(
-        store,
-        actor,
-        etype,
-        rec,
-        "New",
-        None,
-        {"type": "new_entity", "entity_type": etype, "entity_id": rec["id"]},
-        f"{actor.label} created new {_what(store, etype, rec)}",
-        link(store, etype, rec["id"]),
-        now,
+        store, actor, etype, rec, "New", meta, text, now, entity=link(store, etype, rec["id"])
     )
 
 
@@ -140,6 +135,7 @@ def change_events(
                 text = f"changed {_quote(label)} from {_quote(old)} to {_quote(new)} on {what}"
         if in_create:
             meta["in_create"] = True
+        text = f"{actor.label} {text}"
         events.append(
             _event(
                 store,
@@ -147,82 +143,60 @@ def change_events(
                 etype,
                 rec,
                 "Change",
-                fdef.name,
                 meta,
-                f"{actor.label} {text}",
-                entity,
+                text,
                 now,
+                attribute_name=fdef.name,
+                entity=entity,
             )
         )
     return events
 
 
+def _lifecycle_meta(store: Store, kind: str, etype: str, rec: Record) -> dict[str, Any]:
+    """``meta`` of a retirement or revival row."""
+    return {
+        "type": kind,
+        "entity_type": etype,
+        "entity_id": rec["id"],
+        "class_name": etype,
+        "display_name": display_name(store, etype, rec),
+    }
+
+
 def retirement_events(
     store: Store, actor: Actor, etype: str, rec: Record, now: str
 ) -> list[NewEvent]:
-    """The ``Retirement`` row of a delete and its ``retirement_date`` change."""
-    eid = rec["id"]
+    """The ``Retirement`` row of a delete and its ``retirement_date`` change.
+
+    Neither links the entity: it is retired by the time a client reads them.
+    """
     stamp = _retirement_stamp()
     what = _what(store, etype, rec)
+    meta = {**_lifecycle_meta(store, "entity_retirement", etype, rec), "retirement_date": stamp}
     retire = _event(
-        store,
-        actor,
-        etype,
-        rec,
-        "Retirement",
-        None,
-        {
-            "type": "entity_retirement",
-            "entity_type": etype,
-            "entity_id": eid,
-            "class_name": etype,
-            "display_name": display_name(store, etype, rec),
-            "retirement_date": stamp,
-        },
-        f"{actor.label} retired {what}",
-        None,
-        now,
+        store, actor, etype, rec, "Retirement", meta, f"{actor.label} retired {what}", now
     )
+    change_meta = {
+        "type": "attribute_change",
+        "attribute_name": "retirement_date",
+        "entity_type": etype,
+        "entity_id": rec["id"],
+        "field_data_type": "date_time",
+        "old_value": None,
+        "new_value": stamp,
+    }
+    text = f'{actor.label} changed "Date Retired" from "" to "{stamp}" on {what}'
     change = _event(
-        store,
-        actor,
-        etype,
-        rec,
-        "Change",
-        "retirement_date",
-        {
-            "type": "attribute_change",
-            "attribute_name": "retirement_date",
-            "entity_type": etype,
-            "entity_id": eid,
-            "field_data_type": "date_time",
-            "old_value": None,
-            "new_value": stamp,
-        },
-        f'{actor.label} changed "Date Retired" from "" to "{stamp}" on {what}',
-        None,
-        now,
+        store, actor, etype, rec, "Change", change_meta, text, now, attribute_name="retirement_date"
     )
     return [retire, change]
 
 
 def revival_event(store: Store, actor: Actor, etype: str, rec: Record, now: str) -> NewEvent:
     """The ``Revival`` row of a revive (the entity is live again, so linked)."""
+    meta = _lifecycle_meta(store, "entity_revival", etype, rec)
+    text = f"{actor.label} revived {_what(store, etype, rec)}"
     return _event(
-        store,
-        actor,
-        etype,
-        rec,
-        "Revival",
-        None,
-        {
-            "type": "entity_revival",
-            "entity_type": etype,
-            "entity_id": rec["id"],
-            "class_name": etype,
-            "display_name": display_name(store, etype, rec),
-        },
-        f"{actor.label} revived {_what(store, etype, rec)}",
-        link(store, etype, rec["id"]),
-        now,
+        store, actor, etype, rec, "Revival", meta, text, now, entity=link(store, etype, rec["id"])
     )

@@ -1,4 +1,10 @@
-"""The api3 JSON protocol: decode a request body, run the method, encode the reply."""
+"""The api3 JSON protocol: decode a request body, check it, run the method, encode the reply.
+
+Everything a request says is checked here (parameters, paging, sorts,
+summaries, filters, batch items) before :mod:`~evframe.sandbox.reads` or
+:mod:`~evframe.sandbox.writes` run it; field values are checked by the write
+itself, against the data as it is at that point of a batch.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from evframe.sandbox import reads, writes
+from evframe.sandbox.auth import Actor, authenticate
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.eventlog import dumps
-from evframe.sandbox.store import Actor, RawReply, Store
+from evframe.sandbox.query import check_path, parse_filters
+from evframe.sandbox.reads import RawReply, ReadRequest, SummarizeRequest
+from evframe.sandbox.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +36,20 @@ class Api:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._methods: dict[str, Callable[[Actor, Any], Any]] = {
-            "read": lambda a, p: self.store.read(p),
+            "read": lambda a, p: reads.read(self.store, self._read(p)),
             "create": self._create,
             "update": self._update,
-            "delete": lambda a, p: self.store.delete(a, *self._type_id(p)),
-            "revive": lambda a, p: self.store.revive(a, *self._type_id(p)),
-            "batch": self.store.batch,
-            "summarize": lambda a, p: self.store.summarize(p),
+            "delete": lambda a, p: writes.delete(self.store, a, *self._type_id(p)),
+            "revive": lambda a, p: writes.revive(self.store, a, *self._type_id(p)),
+            "batch": self._batch,
+            "summarize": lambda a, p: reads.summarize(self.store, self._summarize(p)),
             "schema_read": lambda a, p: self.store.schema.api_read(),
             "schema_entity_read": lambda a, p: self.store.schema.api_entity_read(),
             "schema_field_read": self._schema_field_read,
         }
 
     def info(self) -> dict[str, Any]:
+        """The reply to ``info``: what the client learns about the site."""
         return {
             "version": list(SERVER_VERSION),
             "full_version": [*SERVER_VERSION, 0],
@@ -86,7 +97,7 @@ class Api:
             )
         # One request at a time: validation and the write it guards must not interleave.
         with self.store.lock:
-            actor = self.store.authenticate(params[0] if params else None)
+            actor = authenticate(self.store, params[0] if params else None)
             return handler(actor, params[1] if len(params) > 1 else None)
 
     @staticmethod
@@ -101,12 +112,116 @@ class Api:
 
     def _create(self, actor: Actor, p: Any) -> Any:
         p = self._params(p)
-        return self.store.create(actor, p.get("type"), p.get("fields"), p.get("return_fields"))
+        return writes.create(
+            self.store, actor, p.get("type"), p.get("fields"), p.get("return_fields")
+        )
 
     def _update(self, actor: Actor, p: Any) -> Any:
         p = self._params(p)
-        return self.store.update(actor, p.get("type"), p.get("id"), p.get("fields"))
+        return writes.update(self.store, actor, p.get("type"), p.get("id"), p.get("fields"))
 
     def _schema_field_read(self, actor: Actor, p: Any) -> Any:
         p = self._params(p)
         return self.store.schema.api_field_read(p.get("type"), p.get("field_name"))
+
+    def _batch(self, actor: Actor, requests: Any) -> list[Any]:
+        store = self.store
+        if not isinstance(requests, list):
+            raise ApiError("batch: expected a list of requests.")
+        results: list[Any] = []
+        with store.transaction():
+            for n, req in enumerate(requests):
+                if not isinstance(req, dict):
+                    raise ApiError(f"batch request {n}: expected an object, got {req!r}.")
+                kind, etype = req.get("request_type"), str(req.get("type"))
+                try:
+                    if kind == "create":
+                        fields, return_fields = req.get("fields"), req.get("return_fields")
+                        results.append(writes.create(store, actor, etype, fields, return_fields))
+                    elif kind == "update":
+                        results.append(
+                            writes.update(store, actor, etype, req.get("id"), req.get("fields"))
+                        )
+                    elif kind == "delete":
+                        results.append(writes.delete(store, actor, etype, req.get("id")))
+                    else:
+                        raise ApiError(f"unknown request_type {kind!r} (create, update, delete)")
+                except ApiError as exc:
+                    raise ApiError(
+                        f"batch request {n} ({kind} {etype}) failed, nothing was written: "
+                        f"{exc.message}",
+                        exc.code,
+                    ) from None
+        return results
+
+    def _of_type(self, method: str, params: Any) -> tuple[dict[str, Any], str]:
+        """``params`` checked to be an object, and the entity type it names."""
+        if not isinstance(params, dict):
+            raise ApiError(f"{method}: expected an object of parameters.")
+        return params, self.store.schema.entity(params.get("type")).name
+
+    def _read(self, params: Any) -> ReadRequest:
+        params, etype = self._of_type("read", params)
+        schema = self.store.schema
+        fields = params.get("return_fields") or ["id"]
+        if not isinstance(fields, list):
+            raise ApiError(f"Bad return_fields {fields!r}: expected a list of field names.")
+        paging = params.get("paging") or {}
+        page_size = self.store.page_size
+        try:
+            per_page = int(paging.get("entities_per_page") or page_size)
+            page = int(paging.get("current_page") or 1)
+        except (TypeError, ValueError):
+            raise ApiError(f"Bad paging {paging!r}.") from None
+        return_only = params.get("return_only", "active")
+        if return_only not in ("active", "retired"):
+            raise ApiError(f"Bad return_only {return_only!r}: use active or retired.")
+        if params.get("additional_filter_presets"):
+            raise ApiError("additional_filter_presets are not supported by the sandbox.")
+        sorts = self._sorts(etype, params.get("sorts"))
+        return ReadRequest(
+            entity_type=etype,
+            filters=parse_filters(schema, etype, params.get("filters")),
+            sorts=sorts,
+            return_fields=fields,
+            per_page=max(1, min(per_page, page_size)),
+            page=max(1, page),
+            retired=return_only == "retired",
+            with_count=bool(params.get("return_paging_info")),
+        )
+
+    def _sorts(self, etype: str, sorts: Any) -> list[tuple[str, bool]]:
+        if sorts is None:
+            return []
+        if not isinstance(sorts, list):
+            raise ApiError(f"Bad sorts {sorts!r}: expected a list of {{field_name, direction}}.")
+        out = []
+        for s in sorts:
+            if not isinstance(s, dict):
+                raise ApiError(f"Bad sort {s!r}: expected {{field_name, direction}}.")
+            direction = s.get("direction", "asc")
+            if direction not in ("asc", "desc"):
+                raise ApiError(f"Bad sort direction {direction!r}: use asc or desc.")
+            check_path(self.store.schema, etype, s.get("field_name"))
+            out.append((str(s["field_name"]), direction == "desc"))
+        return out
+
+    def _summarize(self, params: Any) -> SummarizeRequest:
+        params, etype = self._of_type("summarize", params)
+        schema = self.store.schema
+        summaries = params.get("summaries") or []
+        grouping = params.get("grouping") or []
+        if not isinstance(summaries, list) or not isinstance(grouping, list):
+            raise ApiError("summarize: summaries and grouping must be lists.")
+        for s in summaries:
+            if not isinstance(s, dict) or s.get("type") not in reads.SUMMARIES:
+                raise ApiError(
+                    f"Bad summary {s!r}: type must be one of {', '.join(sorted(reads.SUMMARIES))}."
+                )
+            check_path(schema, etype, s.get("field"))
+        for g in grouping:
+            if not isinstance(g, dict) or g.get("type", "exact") != "exact":
+                raise ApiError(f"Bad grouping {g!r}: only type 'exact' is supported.")
+            check_path(schema, etype, g.get("field"))
+        filters = parse_filters(schema, etype, params.get("filters"))
+        return SummarizeRequest(etype, filters, summaries, grouping)

@@ -4,7 +4,8 @@ Every row keeps, next to its raw columns (for filters), the wire JSON of each
 field, so that the common poll — ``id > cursor`` in id order, a page at a time —
 is answered by one indexed range scan whose rows SQLite itself concatenates into
 the reply: no per-row Python objects at all.  Queries the SQL compiler does not
-cover fall back to the store's generic Python engine (see :meth:`EventLog.records`).
+cover (:mod:`evframe.sandbox.eventsql`) fall back to the generic Python engine
+(see :meth:`EventLog.records`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evframe.sandbox.query import NEGATIONS, _window
+from evframe.sandbox.eventsql import NotCompiled, compile_filters, compile_order
+from evframe.sandbox.query import Group
 
 CREATE_SQL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -64,8 +66,6 @@ _FIELD_JSON = {
 #: The field set whose row JSON is stored whole (``wire``): the daemon's poll.
 FULL_FIELDS = tuple(_FIELD_JSON)
 _FULL_SET = frozenset(FULL_FIELDS) | {"type"}
-_TEXT_COLUMNS = {"event_type", "attribute_name", "session_uuid", "description", "created_at"}
-_SORTABLE = {"id", "created_at", "event_type", "attribute_name", "session_uuid", "description"}
 
 
 def dumps(value: Any) -> str:
@@ -128,181 +128,6 @@ class NewEvent:
         )
 
 
-class NotCompiled(Exception):
-    """A filter or sort the SQL path does not cover; use the Python engine."""
-
-
-def _like(s: str, mode: str) -> str:
-    s = s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return {"contains": f"%{s}%", "starts_with": f"{s}%", "ends_with": f"%{s}"}[mode]
-
-
-def _link_key(v: Any) -> tuple[str, int]:
-    if isinstance(v, dict) and isinstance(v.get("type"), str) and isinstance(v.get("id"), int):
-        return v["type"], v["id"]
-    raise NotCompiled
-
-
-class _Where:
-    """Compile an api3 filter tree into a NULL-safe SQL boolean expression."""
-
-    def __init__(self) -> None:
-        self.args: list[Any] = []
-
-    def node(self, node: Any) -> str:
-        if isinstance(node, dict) and "conditions" in node:
-            op = node.get("logical_operator", "and")
-            conds = node["conditions"]
-            if op not in ("and", "or") or not isinstance(conds, list):
-                raise NotCompiled
-            if not conds:
-                return "1"
-            joiner = " AND " if op == "and" else " OR "
-            return "(" + joiner.join(self.node(c) for c in conds) + ")"
-        if not isinstance(node, dict):
-            raise NotCompiled
-        path, relation, values = node.get("path"), node.get("relation"), node.get("values", [])
-        if not isinstance(values, list):
-            values = [values]
-        negate = relation in NEGATIONS
-        positive = NEGATIONS.get(str(relation), relation)
-        expr = self._positive(path, positive, values)
-        if path != "id":  # id is never NULL; a bare comparison keeps the rowid range scan
-            expr = f"coalesce({expr}, 0)"
-        return f"(NOT {expr})" if negate else expr
-
-    def _params(self, values: Sequence[Any]) -> str:
-        self.args.extend(values)
-        return ",".join("?" * len(values))
-
-    def _positive(self, path: Any, relation: Any, values: list[Any]) -> str:
-        if path == "id":
-            if not values or not all(type(v) is int for v in values):
-                raise NotCompiled
-            if relation == "is" and len(values) == 1:
-                return f"id = {self._params(values)}"
-            if relation == "in":
-                return f"id IN ({self._params(values)})"
-            if relation == "less_than" and len(values) == 1:
-                return f"id < {self._params(values)}"
-            if relation == "greater_than" and len(values) == 1:
-                return f"id > {self._params(values)}"
-            if relation == "between" and len(values) == 2:
-                return f"id BETWEEN {self._params(values[:1])} AND {self._params(values[1:])}"
-            raise NotCompiled
-        if path in _TEXT_COLUMNS:
-            col = str(path)
-            if relation in ("in_last", "in_next") and path == "created_at":
-                try:
-                    lo, hi = _window(values, relation, False)
-                except Exception:
-                    raise NotCompiled from None
-                self.args.extend((lo, hi))
-                return f"({col} >= ? AND {col} <= ?)"
-            if (
-                relation == "is"
-                and len(values) == 1
-                and (values[0] is None or isinstance(values[0], str))
-            ):
-                return f"{col} IS {self._params(values)}"
-            if not values or not all(isinstance(v, str) for v in values):
-                raise NotCompiled
-            if relation == "in":
-                return f"{col} IN ({self._params(values)})"
-            if relation in ("contains", "starts_with", "ends_with") and len(values) == 1:
-                if path == "created_at":
-                    raise NotCompiled
-                self.args.append(_like(values[0], relation))
-                return f"{col} LIKE ? ESCAPE '\\'"
-            if relation == "less_than" and len(values) == 1:
-                return f"{col} < {self._params(values)}"
-            if relation == "greater_than" and len(values) == 1:
-                return f"{col} > {self._params(values)}"
-            if relation == "between" and len(values) == 2:
-                return f"{col} BETWEEN {self._params(values[:1])} AND {self._params(values[1:])}"
-            raise NotCompiled
-        if path in ("entity", "project", "user"):
-            if path == "entity":
-                tcol, icol, live = "entity_type", "entity_id", " AND j_entity != 'null'"
-            elif path == "project":
-                tcol, icol, live = "'Project'", "project_id", " AND project_id IS NOT NULL"
-            else:
-                tcol, icol, live = "user_type", "user_id", " AND user_id IS NOT NULL"
-            null = "j_entity = 'null'" if path == "entity" else f"{icol} IS NULL"
-            if relation in ("is", "in"):
-                if relation == "is" and len(values) != 1:
-                    raise NotCompiled
-                parts = []
-                for v in values:
-                    if v is None:
-                        parts.append(null)
-                    else:
-                        t, i = _link_key(v)
-                        self.args.extend((t, i))
-                        parts.append(f"({tcol} = ? AND {icol} = ?{live})")
-                return "(" + " OR ".join(parts or ["0"]) + ")"
-            if relation == "type_is" and len(values) == 1:
-                if values[0] is None:
-                    return null
-                if not isinstance(values[0], str):
-                    raise NotCompiled
-                self.args.append(values[0])
-                return f"({tcol} = ?{live})"
-            raise NotCompiled
-        raise NotCompiled
-
-
-def compile_filters(filters: Any) -> tuple[str, list[Any], Any]:
-    """SQL for as much of ``filters`` as compiles; the rest comes back as a residual.
-
-    Returns ``(sql, args, residual)``; ``residual`` is ``None`` when SQL covers it all.
-    """
-    if not filters:
-        return "1", [], None
-    if isinstance(filters, list):
-        filters = {"logical_operator": "and", "conditions": filters}
-    w = _Where()
-    try:
-        return w.node(filters), w.args, None
-    except NotCompiled:
-        pass
-    if not (isinstance(filters, dict) and filters.get("logical_operator", "and") == "and"):
-        return "1", [], filters
-    sql_parts: list[str] = []
-    args: list[Any] = []
-    residual: list[Any] = []
-    for cond in filters.get("conditions") or []:
-        w = _Where()
-        try:
-            sql_parts.append(w.node(cond))
-            args.extend(w.args)
-        except NotCompiled:
-            residual.append(cond)
-    sql = " AND ".join(sql_parts) or "1"
-    return sql, args, {"logical_operator": "and", "conditions": residual}
-
-
-def compile_order(sorts: Any) -> str:
-    """``ORDER BY`` for sorts the SQL path covers (nulls last when ascending)."""
-    parts = []
-    has_id = False
-    for s in sorts or []:
-        name = s.get("field_name") if isinstance(s, dict) else None
-        direction = s.get("direction", "asc") if isinstance(s, dict) else None
-        if name not in _SORTABLE or direction not in ("asc", "desc"):
-            raise NotCompiled
-        has_id = has_id or name == "id"
-        if name == "id":
-            parts.append(f"id {direction.upper()}")
-        elif direction == "asc":
-            parts.append(f"{name} IS NULL, {name} ASC")
-        else:
-            parts.append(f"{name} IS NULL DESC, {name} DESC")
-    if not has_id:
-        parts.append("id ASC")
-    return ", ".join(parts)
-
-
 def select_json(fields: Iterable[str]) -> str:
     """A SQL expression building each row's wire JSON object from its JSON columns."""
     fields = list(fields)
@@ -356,8 +181,8 @@ class EventLog:
     def fast_page(
         self,
         fields: Sequence[str],
-        filters: Any,
-        sorts: Any,
+        filters: Group,
+        sorts: Sequence[tuple[str, bool]],
         per_page: int,
         page: int,
         hidden: Sequence[int],
@@ -395,7 +220,9 @@ class EventLog:
         rows[-1] = rows[-1] + tail
         return b",".join(rows)
 
-    def records(self, filters: Any, hidden: Sequence[int]) -> tuple[list[dict[str, Any]], Any]:
+    def records(
+        self, filters: Group, hidden: Sequence[int]
+    ) -> tuple[list[dict[str, Any]], Group | None]:
         """Rows as Python records, pre-filtered in SQL; returns ``(records, residual)``."""
         where, args, residual = compile_filters(filters)
         if hidden:

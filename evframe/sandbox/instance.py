@@ -9,12 +9,13 @@ from types import TracebackType
 from typing import Any
 
 from evframe.sandbox.api import Api
+from evframe.sandbox.auth import ensure_script, scripts_from
 from evframe.sandbox.faults import Faults
 from evframe.sandbox.schema import FieldDef, Schema, parse_field_option
 from evframe.sandbox.seed import seed_demo
 from evframe.sandbox.seed import seed_events as _seed_events
 from evframe.sandbox.server import SandboxHTTPServer
-from evframe.sandbox.store import Store, scripts_from
+from evframe.sandbox.store import Store
 
 SEEDS = ("demo",)
 
@@ -68,7 +69,7 @@ class Sandbox:
         #: The credentials given (``{script_name: api_key}``).
         self.scripts = scripts_from(scripts)
         for name, key in self.scripts.items():
-            self.store.ensure_script(name, key)
+            ensure_script(self.store, name, key)
         if seed == "demo":
             seed_demo(self.store)
         self.api = Api(self.store)
@@ -132,7 +133,7 @@ class Sandbox:
         """Make sure a script (ApiUser) ``name`` with ``key`` exists; return its link."""
         ((name, key),) = scripts_from({name: key}).items()
         self.scripts[name] = key
-        return self.store.ensure_script(name, key)
+        return ensure_script(self.store, name, key)
 
     def add_field(
         self,
@@ -168,7 +169,9 @@ class Sandbox:
         name = script or next(iter(self.scripts), None)
         if name is not None:
             user = (
-                self.store.ensure_script(name, self.scripts[name]) if name in self.scripts else None
+                ensure_script(self.store, name, self.scripts[name])
+                if name in self.scripts
+                else None
             )
         return _seed_events(self.store, count, seed=seed, user=user)
 

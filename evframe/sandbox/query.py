@@ -1,16 +1,20 @@
-"""Filters and sorts of ``read`` and ``summarize``, evaluated in Python.
+"""Filters and sorts of ``read`` and ``summarize``: checked once, evaluated in Python.
 
 A filter tree (``{"logical_operator", "conditions"}``, as ``shotgun_api3``
-sends it) is checked against the schema and compiled once per request into a
-predicate over records; every bad path, relation or value is an
-:class:`~evframe.sandbox.errors.ApiError` naming it.
+sends it) is checked against the schema once per request by
+:func:`parse_filters`, the one place that knows the relations and their
+values; every bad path, relation or value is an
+:class:`~evframe.sandbox.errors.ApiError` naming it.  The checked tree becomes
+a predicate over records (:func:`predicate`) or, for EventLogEntry, SQL
+(:mod:`evframe.sandbox.eventsql`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.schema import FieldDef, Schema
@@ -62,12 +66,34 @@ _UNITS = {
 _TYPE_FIELD = FieldDef(entity_type="", name="type", data_type="text", display_name="Type")
 
 
-class Resolver(Protocol):
-    """What the query engine needs from the store."""
+PathValues = Callable[[str, Record, Sequence[str]], list[Any]]
+"""Every value a (possibly dotted) path reaches from a record; ``[None]`` if none."""
 
-    def path_values(self, entity_type: str, rec: Record, parts: Sequence[str]) -> list[Any]:
-        """Every value a (possibly dotted) path reaches from ``rec``; ``[None]`` if none."""
-        ...
+
+@dataclass(frozen=True)
+class Condition:
+    """One checked condition, its negation split off (``not_in`` is ``in``, negated)."""
+
+    path: str
+    relation: str
+    negated: bool
+    values: list[Any]
+    field: FieldDef
+    #: The (positive) relation as a test of one field value.
+    test: Test
+
+
+@dataclass(frozen=True)
+class Group:
+    """``conditions`` joined by ``operator`` (``and`` or ``or``)."""
+
+    operator: str
+    conditions: tuple[Condition | Group, ...]
+
+
+Node = Condition | Group
+#: Filters that keep every record.
+EVERYTHING = Group("and", ())
 
 
 def check_path(schema: Schema, entity_type: str, path: Any) -> FieldDef:
@@ -118,7 +144,8 @@ def _name(value: Any) -> str:
     return str(value.get("name") or "") if isinstance(value, dict) else ""
 
 
-def _window(values: list[Any], relation: str, date_only: bool) -> tuple[str, str]:
+def window(values: list[Any], relation: str, date_only: bool) -> tuple[str, str]:
+    """The ``(start, end)`` an ``in_last``/``in_next`` condition covers, now."""
     if len(values) != 2 or not isinstance(values[0], int) or values[1] not in _UNITS:
         raise ApiError(
             f"Bad filter: {relation} takes a count and a unit "
@@ -132,23 +159,58 @@ def _window(values: list[Any], relation: str, date_only: bool) -> tuple[str, str
     return start.strftime(fmt), end.strftime(fmt)
 
 
-class FilterCompiler:
-    """Turns api3 filter trees into predicates over a store's records."""
+def parse_filters(schema: Schema, entity_type: str, filters: Any) -> Group:
+    """Check an api3 filter tree against the schema; :class:`ApiError` names what is wrong.
 
-    def __init__(self, schema: Schema, resolver: Resolver) -> None:
+    Accepts the object form ``shotgun_api3`` sends, a bare list of conditions,
+    and conditions as ``[path, relation, *values]`` lists.
+    """
+    if filters is None or filters == [] or filters == {}:
+        return EVERYTHING
+    if isinstance(filters, list):
+        filters = {"logical_operator": "and", "conditions": filters}
+    if not isinstance(filters, dict):
+        raise ApiError(f"Bad filters {filters!r}: expected an object or a list.")
+    node = _Parser(schema).node(entity_type, filters)
+    return node if isinstance(node, Group) else Group("and", (node,))
+
+
+def predicate(entity_type: str, filters: Group, path_values: PathValues) -> Predicate:
+    """``filters`` as a test of one record of ``entity_type``."""
+    if not filters.conditions and filters.operator == "and":
+        return lambda rec: True
+    return _predicate(entity_type, filters, path_values)
+
+
+def _predicate(entity_type: str, node: Node, path_values: PathValues) -> Predicate:
+    if isinstance(node, Group):
+        subs = [_predicate(entity_type, c, path_values) for c in node.conditions]
+        if node.operator == "and":
+            return lambda rec: all(p(rec) for p in subs)
+        return lambda rec: any(p(rec) for p in subs)
+    test = node.test
+    parts = node.path.split(".")
+    if len(parts) == 1 and parts[0] == "id":
+        # The commonest filter of all (the event poller's cursor), kept cheap.
+        def get(rec: Record) -> list[Any]:
+            return [rec["id"]]
+    else:
+
+        def get(rec: Record) -> list[Any]:
+            return path_values(entity_type, rec, parts)
+
+    if node.negated:
+        return lambda rec: not any(test(v) for v in get(rec))
+    return lambda rec: any(test(v) for v in get(rec))
+
+
+class _Parser:
+    """Checks filter nodes against one schema, building each condition's test."""
+
+    def __init__(self, schema: Schema) -> None:
         self.schema = schema
-        self.resolver = resolver
 
-    def compile(self, entity_type: str, filters: Any) -> Predicate:
-        if filters is None or filters == [] or filters == {}:
-            return lambda rec: True
-        if isinstance(filters, list):
-            filters = {"logical_operator": "and", "conditions": filters}
-        if not isinstance(filters, dict):
-            raise ApiError(f"Bad filters {filters!r}: expected an object or a list.")
-        return self._node(entity_type, filters)
-
-    def _node(self, entity_type: str, node: Any) -> Predicate:
+    def node(self, entity_type: str, node: Any) -> Node:
         if isinstance(node, list | tuple) and len(node) >= 2:
             node = {"path": node[0], "relation": node[1], "values": list(node[2:])}
         if not isinstance(node, dict):
@@ -160,13 +222,10 @@ class FilterCompiler:
             conds = node["conditions"]
             if not isinstance(conds, list):
                 raise ApiError(f"Bad filter: conditions must be a list, got {conds!r}.")
-            subs = [self._node(entity_type, c) for c in conds]
-            if op == "and":
-                return lambda rec: all(p(rec) for p in subs)
-            return lambda rec: any(p(rec) for p in subs)
+            return Group(op, tuple(self.node(entity_type, c) for c in conds))
         return self._condition(entity_type, node)
 
-    def _condition(self, entity_type: str, cond: dict[str, Any]) -> Predicate:
+    def _condition(self, entity_type: str, cond: dict[str, Any]) -> Condition:
         path = cond.get("path")
         relation = cond.get("relation")
         values = cond.get("values", [])
@@ -180,20 +239,7 @@ class FilterCompiler:
             )
         positive = NEGATIONS.get(relation, relation)
         test = self._test(fdef, str(path), positive, values)
-        parts = str(path).split(".")
-        resolver = self.resolver
-        if len(parts) == 1 and parts[0] == "id":
-            # The commonest filter of all (the event poller's cursor), kept cheap.
-            def get(rec: Record) -> list[Any]:
-                return [rec["id"]]
-        else:
-
-            def get(rec: Record) -> list[Any]:
-                return resolver.path_values(entity_type, rec, parts)
-
-        if positive != relation:
-            return lambda rec: not any(test(v) for v in get(rec))
-        return lambda rec: any(test(v) for v in get(rec))
+        return Condition(str(path), positive, positive != relation, values, fdef, test)
 
     def _test(self, fdef: FieldDef, path: str, relation: str, values: list[Any]) -> Test:
         where = f"Bad filter on {path!r} ({fdef.data_type} field), relation {relation!r}"
@@ -291,7 +337,7 @@ class FilterCompiler:
         if relation in ("in_last", "in_next"):
             if dt not in ("date", "date_time"):
                 raise ApiError(f"{where}: only date and date_time fields support it.")
-            lo, hi = _window(values, relation, dt == "date")
+            lo, hi = window(values, relation, dt == "date")
             return lambda v: isinstance(v, str) and lo <= v <= hi
         raise ApiError(f"{where}: not supported.")  # pragma: no cover - RELATIONS is closed
 

@@ -8,9 +8,12 @@ import random
 import secrets
 from typing import Any
 
+from evframe.sandbox.auth import Actor, ensure_script
 from evframe.sandbox.eventlog import NewEvent
 from evframe.sandbox.query import WIRE_DATETIME
-from evframe.sandbox.store import Actor, Store
+from evframe.sandbox.store import Store
+from evframe.sandbox.values import link
+from evframe.sandbox.writes import create
 
 SEED_SCRIPT = "evframe_seed"
 
@@ -46,13 +49,13 @@ def seed_demo(store: Store) -> bool:
     site would have.  Returns whether anything was created.
     """
     with store.lock:
-        if store._data.get("Project"):
+        if store.table("Project"):
             return False
-        script = store.ensure_script(SEED_SCRIPT, secrets.token_hex(16))
+        script = ensure_script(store, SEED_SCRIPT, secrets.token_hex(16))
         actor = Actor(script, f"Script {SEED_SCRIPT}")
 
         def make(etype: str, data: dict[str, Any]) -> dict[str, Any]:
-            rec = store.create(actor, etype, _fields(data))
+            rec = create(store, actor, etype, _fields(data))
             return {"type": etype, "id": rec["id"]}
 
         users = [
@@ -184,7 +187,7 @@ def seed_events(
     rng = random.Random(seed)
 
     def pool(etype: str, fallback: int) -> list[dict[str, Any]]:
-        links = [store.link(etype, i) for i in sorted(store._data.get(etype, {}))]
+        links = [link(store, etype, i) for i in sorted(store.table(etype))]
         live = [lk for lk in links if lk]
         if live:
             return live

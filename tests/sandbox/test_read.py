@@ -199,6 +199,57 @@ def test_event_log_paging_over_500_rows(sandbox: Sandbox, sg: shotgun.Shotgun) -
     assert [r["id"] for r in rows] == list(ids)
 
 
+#: Matches no row, and has no SQL form: an "any" group holding it is filtered in Python.
+_PYTHON_ONLY = ["meta", "is", "no such meta"]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [["id", "between", 5, 40]],
+        [["id", "not_in", 1, 2, 3]],
+        [["event_type", "ends_with", "_Change"], ["attribute_name", "is_not", None]],
+        [["description", "contains", "LAYOUT"]],
+        [["event_type", "less_than", "Shotgun_Shot"]],
+        [["entity", "type_is", "Task"]],
+        [["entity", "in", [{"type": "Shot", "id": 1}, None]]],
+        [["project", "is", PROJECT]],
+        [["user", "type_is_not", "HumanUser"]],
+        [["created_at", "in_last", 1, "DAY"]],
+        [
+            {
+                "filter_operator": "any",
+                "filters": [["id", "less_than", 5], ["id", "greater_than", 60]],
+            }
+        ],
+        [{"filter_operator": "any", "filters": []}],
+    ],
+)
+def test_event_log_sql_and_python_paths_agree(
+    sandbox: Sandbox, sg: shotgun.Shotgun, filters: list[Any]
+) -> None:
+    sandbox.seed_events(50, seed=3)
+    fast = sg.find("EventLogEntry", filters, ["id"])
+    both = {"filter_operator": "all", "filters": filters}
+    slow = sg.find("EventLogEntry", [{"filter_operator": "any", "filters": [both, _PYTHON_ONLY]}])
+    assert [r["id"] for r in fast] == [r["id"] for r in slow]
+
+
+def test_empty_any_group_matches_nothing_on_every_type(sg: shotgun.Shotgun) -> None:
+    assert sg.find("EventLogEntry", [], filter_operator="any") == []
+    assert sg.find("Shot", [], filter_operator="any") == []
+
+
+@pytest.mark.parametrize("retired_only", [False, True])
+def test_event_log_filters_are_checked_on_every_path(
+    sg: shotgun.Shotgun, retired_only: bool
+) -> None:
+    with pytest.raises(shotgun.Fault, match="unknown relation 'resembles'"):
+        sg.find("EventLogEntry", [["id", "resembles", 1]], retired_only=retired_only)
+    with pytest.raises(shotgun.Fault, match="only date and date_time fields"):
+        sg.summarize("EventLogEntry", [["event_type", "in_last", 1, "DAY"]], [])
+
+
 def test_return_only_retired(sg: shotgun.Shotgun) -> None:
     sg.delete("Shot", 2)
     assert [r["id"] for r in sg.find("Shot", [], retired_only=True)] == [2]

@@ -16,14 +16,14 @@ import math
 import os
 import re
 import sys
-import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
 from evframe.errors import EvframeError
+from evframe.redact import mask_proxy, proxy_password
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,7 +42,6 @@ __all__ = [
     "SiteConfig",
     "handler_api_key_env",
     "load_config",
-    "redact",
 ]
 
 DEFAULT_CONFIG_NAME: Final = "evframe.toml"
@@ -105,7 +104,7 @@ class SiteConfig:
         # Hand-written so a password inside http_proxy ("user:pass@host:port") is masked too.
         return (
             f"SiteConfig(url={self.url!r}, script_name={self.script_name!r}, "
-            f"timeout={self.timeout!r}, http_proxy={_mask_proxy(self.http_proxy)!r}, "
+            f"timeout={self.timeout!r}, http_proxy={mask_proxy(self.http_proxy)!r}, "
             f"ca_certs={self.ca_certs!r})"
         )
 
@@ -205,9 +204,9 @@ class Config:
         found: set[str] = set()
         if self.site.api_key:
             found.add(self.site.api_key)
-        proxy_password = _proxy_password(self.site.http_proxy)
-        if proxy_password:
-            found.add(proxy_password)
+        password = proxy_password(self.site.http_proxy)
+        if password:
+            found.add(password)
         for handler in self.handlers.values():
             if handler.api_key:
                 found.add(handler.api_key)
@@ -225,52 +224,6 @@ def handler_api_key_env(name: str) -> str:
     than an ASCII letter or digit replaced by ``_`` (``shot-rollup`` -> ``SHOT_ROLLUP``).
     """
     return f"EVFRAME_HANDLER_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}_API_KEY"
-
-
-def redact(text: str, config: Config) -> str:
-    """``text`` with every secret value of ``config`` replaced by ``***``."""
-    return redact_secrets(text, config.secrets())
-
-
-def redact_secrets(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every one of ``secrets`` replaced by ``***``.
-
-    Also replaces the forms a secret takes in a ``repr`` (escaped) and in a URL (quoted), since
-    tracebacks and request logs show those.
-    """
-    for secret in _variants(secrets):
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _variants(secrets: Iterable[str]) -> list[str]:
-    variants: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        variants.add(secret)
-        variants.add(repr(secret)[1:-1])
-        variants.add(urllib.parse.quote(secret, safe=""))
-        variants.add(urllib.parse.quote_plus(secret))
-    return sorted(variants, key=lambda s: (-len(s), s))
-
-
-def _proxy_password(proxy: str | None) -> str | None:
-    if not proxy or "@" not in proxy:
-        return None
-    userinfo = proxy.rsplit("@", 1)[0]
-    userinfo = userinfo.split("://", 1)[-1]
-    if ":" not in userinfo:
-        return None
-    return userinfo.split(":", 1)[1] or None
-
-
-def _mask_proxy(proxy: str | None) -> str | None:
-    password = _proxy_password(proxy)
-    if proxy is None or not password:
-        return proxy
-    return proxy.replace(password, "***")
 
 
 # --------------------------------------------------------------------------- the loader

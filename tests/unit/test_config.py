@@ -1,4 +1,4 @@
-"""Tests for evframe.config: defaults, env overrides, validation messages, secrets, redact."""
+"""Tests for evframe.config: defaults, env overrides, validation messages, secrets."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from evframe.config import (
     SiteConfig,
     handler_api_key_env,
     load_config,
-    redact,
 )
 
 SITE = """
@@ -657,32 +656,6 @@ def test_secret_values_hidden_in_errors(tmp_path: Path, toml: str) -> None:
     assert "<hidden>" in str(err)
     for digits in ("12345678", "98765", "4242"):
         assert digits not in str(err)
-
-
-def test_redact(tmp_path: Path) -> None:
-    cfg = load(tmp_path, SECRETS_TOML, SECRETS_ENV)
-    text = (
-        "key=site-key-123 h=handler-key-456 pw=smtp-pw-789 proxy=user:proxypass@proxy "
-        "again site-key-123"
-    )
-    assert redact(text, cfg) == "key=*** h=*** pw=*** proxy=user:***@proxy again ***"
-    assert redact("nothing here", cfg) == "nothing here"
-
-
-def test_redact_overlapping_and_escaped_forms() -> None:
-    cfg = Config(
-        site=SiteConfig(api_key="abc"),
-        handlers=MappingProxyType({"h": HandlerConfig("h", api_key="abcdef")}),
-    )
-    assert cfg.secrets() == ["abcdef", "abc"]
-    assert redact("x abcdef y abc", cfg) == "x *** y ***"
-    quoted = Config(site=SiteConfig(api_key="a b/c\td"))
-    assert redact("url?key=a%20b%2Fc%09d", quoted) == "url?key=***"
-    assert redact("repr {'k': 'a b/c\\td'}", quoted) == "repr {'k': '***'}"
-
-
-def test_redact_without_secrets() -> None:
-    assert redact("text", Config()) == "text"
 
 
 def test_directory_instead_of_file(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ class Kind:
     nested: bool = False
 
     def convert(self, raw: object, at: Place) -> Any:
-        """``raw`` as the field's value; ``values`` holds the fields read before this one."""
+        """``raw`` as the field's value, or :class:`Mismatch`; ``at`` says where it is."""
         raise NotImplementedError
 
     def absent(self, default: Any, at: Place) -> Any:
@@ -266,9 +266,7 @@ class ChoiceOrId(Kind):
     def __init__(self, *choices: str, noun: str) -> None:
         self.choice = Choice(*choices)
         self.noun = noun
-        self.doc = ", ".join(f'`"{c}"`' for c in choices[:-1])
-        self.doc += f' or `"{choices[-1]}"`' if len(choices) > 1 else ""
-        self.doc = f"{self.doc} or integer ≥ 0"
+        self.doc = ", ".join(f'`"{c}"`' for c in choices) + " or integer ≥ 0"
 
     def convert(self, raw: object, at: Place) -> Any:
         if isinstance(raw, str):

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from evframe._kinds import Kind, Mismatch, Text, show
@@ -325,6 +324,6 @@ def _toml(value: object) -> str:
         return json.dumps(value)
     if isinstance(value, float):
         return f"{value:g}" if math.isfinite(value) else repr(value)
-    if isinstance(value, (Mapping, MappingProxyType)):
+    if isinstance(value, Mapping):
         return "{}" if not value else repr(dict(value))
     return repr(value)

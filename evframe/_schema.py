@@ -17,7 +17,7 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,7 +28,20 @@ from evframe._kinds import Kind, Mismatch, Text, show
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["REQUIRED", "Invalid", "Key", "Reader", "env_name", "key", "load", "markdown_table"]
+__all__ = [
+    "REQUIRED",
+    "Invalid",
+    "Key",
+    "Reader",
+    "env_name",
+    "key",
+    "load",
+    "load_root",
+    "markdown_table",
+    "reference",
+    "secret_values",
+    "sections",
+]
 
 T = TypeVar("T", bound="DataclassInstance")
 
@@ -131,16 +144,38 @@ def _names(cls: type[DataclassInstance]) -> list[str]:
     return names
 
 
-def _homes(cls: type[DataclassInstance], prefix: str, into: dict[str, str]) -> dict[str, str]:
-    """Where each key of the nested sections lives (the first section wins)."""
+def sections(cls: type[DataclassInstance], prefix: str = "") -> dict[str, type[DataclassInstance]]:
+    """The sections nested in ``cls`` by dotted name (``logging.email``, ``handlers.NAME``)."""
+    found: dict[str, type[DataclassInstance]] = {}
     for entry in _entries(cls):
         for inner, suffix in entry.key.kind.sections():
-            where = f"{prefix}.{entry.name}" if prefix else entry.name
-            where += suffix
-            for name in _names(inner):
-                into.setdefault(name, where)
-            _homes(inner, where, into)
-    return into
+            where = (f"{prefix}.{entry.name}" if prefix else entry.name) + suffix
+            found[where] = inner
+            found.update(sections(inner, where))
+    return found
+
+
+def _homes(cls: type[DataclassInstance]) -> dict[str, str]:
+    """Where each key of the nested sections lives (the first section wins)."""
+    homes: dict[str, str] = {}
+    for where, inner in sections(cls).items():
+        for name in _names(inner):
+            homes.setdefault(name, where)
+    return homes
+
+
+def secret_values(obj: DataclassInstance) -> Iterator[str]:
+    """The values of the keys declared secret in ``obj`` and its nested sections."""
+    for entry in _entries(type(obj)):
+        value = getattr(obj, entry.attr)
+        if entry.key.secret and value:
+            yield value
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield from secret_values(value)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                if dataclasses.is_dataclass(item) and not isinstance(item, type):
+                    yield from secret_values(item)
 
 
 def env_name(template: str, name: str | None) -> str:
@@ -159,24 +194,17 @@ class Place:
     values: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
 class Reader:
-    """One TOML table being read: its dotted prefix, its file's directory, the environment."""
+    """One TOML table being read: its dotted prefix, its file's directory, the environment,
+    where each key of the whole config lives, and the section's name (``[handlers.NAME]``)."""
 
-    def __init__(
-        self,
-        data: Mapping[str, Any],
-        prefix: str,
-        base: Path,
-        environ: Mapping[str, str],
-        homes: Mapping[str, str],
-        name: str | None = None,
-    ) -> None:
-        self.data = data
-        self.prefix = prefix
-        self.base = base
-        self.environ = environ
-        self.homes = homes
-        self.name = name
+    data: Mapping[str, Any]
+    prefix: str
+    base: Path
+    environ: Mapping[str, str]
+    homes: Mapping[str, str]
+    name: str | None = None
 
     def child(self, key: str, data: Mapping[str, Any], name: str | None = None) -> Reader:
         return Reader(data, self.dotted(key), self.base, self.environ, self.homes, name)
@@ -228,7 +256,7 @@ def load_root(
     cls: type[T], data: Mapping[str, Any], base: Path, environ: Mapping[str, str], **given: Any
 ) -> T:
     """The whole config ``cls`` read from ``data``; paths are relative to ``base``."""
-    return load(cls, Reader(data, "", base, environ, _homes(cls, "", {})), **given)
+    return load(cls, Reader(data, "", base, environ, _homes(cls)), **given)
 
 
 def load(cls: type[T], reader: Reader, **given: Any) -> T:
@@ -303,6 +331,15 @@ def markdown_table(cls: type[DataclassInstance]) -> str:
             meaning += f" Overridden by `{spec.env}`."
         rows.append(f"| `{entry.name}` | {spec.kind.doc} | {_default_doc(entry)} | {meaning} |")
     return "\n".join(rows) + "\n"
+
+
+def reference(cls: type[DataclassInstance]) -> dict[str, str]:
+    """The reference table of each section nested in ``cls``, by heading (``[daemon]``)."""
+    return {
+        f"[{where}]": markdown_table(inner)
+        for where, inner in sections(cls).items()
+        if any(not e.key.kind.nested for e in _entries(inner))
+    }
 
 
 def _default_doc(entry: _Entry) -> str:

@@ -39,7 +39,7 @@ from evframe._kinds import (
     Text,
     Url,
 )
-from evframe._schema import REQUIRED, Invalid, env_name, key, load_root, markdown_table
+from evframe._schema import REQUIRED, Invalid, env_name, key, load_root, reference, secret_values
 from evframe.errors import EvframeError
 from evframe.filters import ON_ERROR_POLICIES
 from evframe.redact import mask_proxy, proxy_password
@@ -341,18 +341,10 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every non-empty secret value in this config, longest first, without duplicates."""
-        found: set[str] = set()
-        if self.site.api_key:
-            found.add(self.site.api_key)
+        found = set(secret_values(self))
         password = proxy_password(self.site.http_proxy)
         if password:
             found.add(password)
-        for handler in self.handlers.values():
-            if handler.api_key:
-                found.add(handler.api_key)
-        email = self.logging.email
-        if email is not None and email.password:
-            found.add(email.password)
         # Longest first so a secret containing another one is replaced whole.
         return sorted(found, key=lambda s: (-len(s), s))
 
@@ -368,14 +360,7 @@ def handler_api_key_env(name: str) -> str:
 
 def reference_tables() -> dict[str, str]:
     """The Markdown reference table of each section, by its TOML heading (``[daemon]``)."""
-    sections = {
-        "[site]": SiteConfig,
-        "[daemon]": DaemonConfig,
-        "[handlers.NAME]": HandlerConfig,
-        "[logging]": LoggingConfig,
-        "[logging.email]": EmailConfig,
-    }
-    return {heading: markdown_table(cls) for heading, cls in sections.items()}
+    return reference(Config)
 
 
 # --------------------------------------------------------------------------- the loader

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import MappingProxyType
 
-from evframe.config import Config, HandlerConfig, SiteConfig, load_config
+from evframe.config import Config, EmailConfig, HandlerConfig, LoggingConfig, SiteConfig
 from evframe.redact import mask_proxy, proxy_password, redact
 
-SECRETS_TOML = """
-[site]
-url = "https://a.b"
-script_name = "s"
-http_proxy = "user:proxypass@proxy:3128"
 
-[handlers.h]
-script_name = "h"
-api_key_env = "H_KEY"
-
-[logging.email]
-host = "smtp"
-from = "a@b"
-to = ["c@d"]
-username = "u"
-"""
-SECRETS_ENV = {
-    "EVFRAME_API_KEY": "site-key-123",
-    "H_KEY": "handler-key-456",
-    "EVFRAME_SMTP_PASSWORD": "smtp-pw-789",
-}
-
-
-def test_redact(tmp_path: Path) -> None:
-    path = tmp_path / "evframe.toml"
-    path.write_text(SECRETS_TOML, encoding="utf-8")
-    cfg = load_config(path, SECRETS_ENV)
+def test_redact() -> None:
+    cfg = Config(
+        site=SiteConfig(api_key="site-key-123", http_proxy="user:proxypass@proxy:3128"),
+        handlers=MappingProxyType({"h": HandlerConfig("h", api_key="handler-key-456")}),
+        logging=LoggingConfig(
+            email=EmailConfig("smtp", "a@b", ("c@d",), username="u", password="smtp-pw-789")
+        ),
+    )
     text = (
         "key=site-key-123 h=handler-key-456 pw=smtp-pw-789 proxy=user:proxypass@proxy "
         "again site-key-123"

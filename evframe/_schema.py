@@ -292,9 +292,9 @@ def _value(entry: _Entry, reader: Reader, values: Mapping[str, Any]) -> Any:
     if spec.env_key and spec.env_key in reader.data:
         holder = reader.convert(Text(), spec.env_key, reader.data[spec.env_key], values)
     env = env_name(spec.env, reader.name) if spec.env else None
-    from_env = env is not None and reader.env(env) is not None
-    if env is not None and from_env:
-        value = reader.env(env)
+    direct = reader.env(env) if env is not None else None
+    if direct is not None:
+        value = direct
     elif holder is not None:
         value = reader.env(holder)
         if value is None:
@@ -304,7 +304,7 @@ def _value(entry: _Entry, reader: Reader, values: Mapping[str, Any]) -> Any:
         spec.kind.validate(value)
     except Mismatch as exc:
         detail = f"expected {exc.expected}, got {show(value)}{exc.hint}"
-        if env is not None and from_env:
+        if env is not None and direct is not None:
             raise Invalid(env, f"{detail} (from environment variable {env})") from None
         raise reader.invalid(name, detail) from None
     return value

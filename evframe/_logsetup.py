@@ -20,7 +20,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import IO, Final
 
-from evframe.config import ConfigError, EmailConfig, LoggingConfig, redact_secrets
+from evframe.config import ConfigError, EmailConfig, LoggingConfig
+from evframe.redact import redact_secrets
 
 __all__ = [
     "LOGGER_NAME",

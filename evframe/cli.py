@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 import click
 
 from evframe import __version__
-from evframe.config import Config, ConfigError, load_config, redact
+from evframe.config import Config, ConfigError, load_config
 from evframe.daemon import (
     EXIT_CONFIG,
     EXIT_ERROR,
@@ -33,6 +33,7 @@ from evframe.daemon import (
     Daemon,
     HandlerSetError,
 )
+from evframe.redact import redact
 from evframe.state import StateError, StateLockedError
 
 log = logging.getLogger("evframe.cli")

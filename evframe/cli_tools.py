@@ -22,7 +22,7 @@ from typing import Any, NoReturn, cast
 
 import click
 
-from evframe.config import Config, redact, redact_secrets
+from evframe.config import Config
 from evframe.daemon import (
     EVENT_FIELDS,
     EXIT_CONFIG,
@@ -35,6 +35,7 @@ from evframe.errors import RegistrationError
 from evframe.event import ShotgunEvent
 from evframe.filters import Want
 from evframe.processor import FAILED, NOT_WANTED, OK, SKIPPED, Processor
+from evframe.redact import redact, redact_secrets
 from evframe.state import (
     ACTIVE,
     DISABLED,

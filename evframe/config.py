@@ -4,26 +4,45 @@ A config is one TOML file (``evframe.toml`` by default) plus environment variabl
 site and the secrets.  :func:`load_config` reads and validates everything at once and returns
 frozen :class:`Config` objects; every problem is a :class:`ConfigError` whose message names the
 dotted key (or the environment variable) and the file.  Secret values (API keys, the SMTP
-password) never appear in a ``repr``, an error message or — through :func:`redact` and the
-logging filter — a log line.
+password) never appear in a ``repr``, an error message or — through
+:func:`evframe.redact.redact` and the logging filter — a log line.
+
+Each section is a dataclass whose fields are its keys: the field's :func:`~evframe._schema.key`
+says, once, the kind of value, its default, bounds or choices, environment variables and a
+one-line help text.  The generic loader in :mod:`evframe._schema` walks these fields, and
+:func:`reference_tables` renders them as the tables of ``docs/configuration.md``.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-import math
 import os
-import re
 import sys
-import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from evframe._kinds import (
+    Choice,
+    ChoiceOrId,
+    FilePath,
+    Flag,
+    FreeTable,
+    Integer,
+    Level,
+    Number,
+    Section,
+    Sections,
+    Strings,
+    TableOf,
+    Text,
+    Url,
+)
+from evframe._schema import REQUIRED, Invalid, env_name, key, load_root, reference, secret_values
 from evframe.errors import EvframeError
+from evframe.filters import ON_ERROR_POLICIES
+from evframe.redact import mask_proxy, proxy_password
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,22 +61,12 @@ __all__ = [
     "SiteConfig",
     "handler_api_key_env",
     "load_config",
-    "redact",
+    "reference_tables",
 ]
 
 DEFAULT_CONFIG_NAME: Final = "evframe.toml"
 
-ENV_SITE_URL: Final = "EVFRAME_SITE_URL"
-ENV_SCRIPT_NAME: Final = "EVFRAME_SCRIPT_NAME"
-ENV_API_KEY: Final = "EVFRAME_API_KEY"
-ENV_SMTP_PASSWORD: Final = "EVFRAME_SMTP_PASSWORD"
-
-LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-ON_ERROR_POLICIES: Final = ("stop", "skip", "retry")
-RETRY_FALLBACKS: Final = ("stop", "skip")
-
-# Keys whose values are never echoed in an error message.
-_SECRET_KEYS: Final = frozenset({"api_key", "password"})
+ENV_HANDLER_API_KEY: Final = "EVFRAME_HANDLER_<NAME>_API_KEY"
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -69,6 +78,8 @@ class ConfigError(EvframeError):
     5000, got "abc"``) and the file.  ``key`` is the dotted key (``None`` for problems with
     the file as a whole), ``path`` the file, ``detail`` the message without key and file.
     """
+
+    exit_code = 3  # the command line's exit status for a configuration error
 
     def __init__(
         self, detail: str, *, key: str | None = None, path: str | os.PathLike[str] | None = None
@@ -84,6 +95,8 @@ class ConfigError(EvframeError):
 
 # --------------------------------------------------------------------------- the model
 
+_KEY_HOLDER = "or api_key_env to the name of a variable holding it"
+
 
 @dataclass(frozen=True)
 class SiteConfig:
@@ -94,18 +107,43 @@ class SiteConfig:
     or (discouraged) a literal ``api_key``; it is never shown by ``repr``.
     """
 
-    url: str | None = None
-    script_name: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
-    http_proxy: str | None = None
-    ca_certs: str | None = None
+    url: str | None = key(
+        Url("http://", "https://"), None,
+        "Site URL, `http://` or `https://`. When no URL is set, the daemon runs an embedded "
+        "sandbox.",
+        env="EVFRAME_SITE_URL",
+    )  # fmt: skip
+    script_name: str | None = key(
+        Text(), None, "API script name. Required when a URL is set.",
+        env="EVFRAME_SCRIPT_NAME",
+        required_if=("url", "required when a site url is set (or set {env})"),
+    )  # fmt: skip
+    api_key: str | None = key(
+        Text(), None,
+        "The key itself. Allowed but discouraged (see [Secrets](#secrets)). Not together "
+        "with `api_key_env`.",
+        secret=True, env="EVFRAME_API_KEY", env_key="api_key_env",
+        env_key_help="The **name** of an environment variable that holds the script's key.",
+        required_if=("url", "required when a site url is set: set {env}, " + _KEY_HOLDER),
+    )  # fmt: skip
+    timeout: float = key(
+        Number(gt=0), 30.0, "Socket timeout in seconds for every connection to the site."
+    )
+    http_proxy: str | None = key(
+        Text(), None,
+        "Proxy as `[user:password@]host[:port]`, passed to `shotgun_api3`. A password in it "
+        "is treated as a secret.",
+    )  # fmt: skip
+    ca_certs: str | None = key(
+        FilePath(), None,
+        "CA bundle for the site's certificate (relative to the config directory).",
+    )  # fmt: skip
 
     def __repr__(self) -> str:
         # Hand-written so a password inside http_proxy ("user:pass@host:port") is masked too.
         return (
             f"SiteConfig(url={self.url!r}, script_name={self.script_name!r}, "
-            f"timeout={self.timeout!r}, http_proxy={_mask_proxy(self.http_proxy)!r}, "
+            f"timeout={self.timeout!r}, http_proxy={mask_proxy(self.http_proxy)!r}, "
             f"ca_certs={self.ca_certs!r})"
         )
 
@@ -122,34 +160,98 @@ class HandlerConfig:
     """
 
     name: str
-    enabled: bool = True
-    on_error: str | None = None
-    retry_attempts: int = 3
-    retry_backoff: float = 1.0
-    retry_max_backoff: float = 60.0
-    retry_fallback: str = "stop"
-    script_name: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    config: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    pass_session_uuid: bool = False
+    enabled: bool = key(Flag(), True, "`false` keeps the handler from running.")
+    on_error: str | None = key(
+        Choice(*ON_ERROR_POLICIES), None,
+        "What a failure does. `stop`: the handler and every handler linked to it by ordering "
+        "edges pause at the failing event until its code changes or an operator resumes it. "
+        "`skip`: a dead letter is recorded and processing goes on. `retry`: retried with "
+        "backoff, then `retry_fallback`.",
+        default_doc='the handler\'s own, else `"stop"`',
+    )  # fmt: skip
+    retry_attempts: int = key(Integer(lo=1), 3, 'Attempts for `on_error = "retry"`.')
+    retry_backoff: float = key(
+        Number(gt=0), 1.0, "First wait between attempts, seconds; it doubles each time."
+    )
+    retry_max_backoff: float = key(Number(ge="retry_backoff"), 60.0, "Cap on the wait.")
+    retry_fallback: str = key(
+        Choice("stop", "skip"), "stop", "What happens when retries are exhausted."
+    )
+    script_name: str | None = key(
+        Text(), None,
+        "Own API script for this handler's `ctx.sg` (default: the site's). Needs a key.",
+        required_if=("api_key", "required when the handler has its own API key"),
+    )  # fmt: skip
+    api_key: str | None = key(
+        Text(), None, "The key itself (discouraged).",
+        secret=True, env=ENV_HANDLER_API_KEY, env_key="api_key_env",
+        env_key_help="Name of the variable holding that script's key.",
+        required_if=("script_name", "required when script_name is set: set {env}, " + _KEY_HOLDER),
+    )  # fmt: skip
+    config: Mapping[str, Any] = key(
+        FreeTable(), help="Free-form options, see below.", factory=lambda: _EMPTY
+    )
+    pass_session_uuid: bool = key(
+        Flag(), False,
+        "Give `ctx.sg` the event's `session_uuid`, so the changes the handler makes show live "
+        "in the browser session of the user who caused the event.",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
     """Settings of ``evframe serve`` (``[daemon]``); ``state`` is an absolute path."""
 
-    state: str = "evframe-state.db"
-    group: str = "evframe.handlers"
-    batch_size: int = 500
-    poll_interval: float = 0.5
-    active_poll_interval: float = 0.05
-    start: str | int = "latest"
-    gap_timeout: float = 300.0
-    max_gap: int = 10000
-    commit_interval: float = 1.0
-    reload_interval: float = 5.0
-    site_error_after: float = 300.0
-    max_followups: int = 1000
+    state: str = key(
+        FilePath(), "evframe-state.db",
+        "The SQLite state file (relative to the config directory). Only one daemon may use "
+        "it at a time.",
+    )  # fmt: skip
+    group: str = key(Text(), "evframe.handlers", "Entry-point group handlers are loaded from.")
+    batch_size: int = key(
+        Integer(1, 5000), 500,
+        "Events read per query. A full batch is followed at once by the next read.",
+    )  # fmt: skip
+    poll_interval: float = key(
+        Number(ge=0.01), 0.5, "Seconds to wait after an empty read (sub-second values are fine)."
+    )
+    active_poll_interval: float = key(
+        Number(ge=0.01, le="poll_interval"), 0.05,
+        "Seconds to wait right after events arrived, while the site is busy.",
+    )  # fmt: skip
+    start: str | int = key(
+        ChoiceOrId("latest", "earliest", noun="an event id"), "latest",
+        "Where a **new** state file starts: after the newest event, at the oldest, or after "
+        "the given event id. Ignored once the state file has a cursor.",
+    )  # fmt: skip
+    gap_timeout: float = key(
+        Number(ge=0), 300.0,
+        "Seconds an event id that was skipped (a transaction that commits late) is waited for "
+        "and fetched by id before it is given up.",
+    )  # fmt: skip
+    max_gap: int = key(
+        Integer(lo=0), 10000, "A gap of more ids than this is logged and not waited for."
+    )
+    commit_interval: float = key(
+        Number(gt=0), 1.0,
+        "State is committed per batch and at least this often (seconds). A crash replays at "
+        "most this much.",
+    )  # fmt: skip
+    reload_interval: float = key(
+        Number(ge=0), 5.0,
+        "Seconds between checks for installed or upgraded handler packages; `0` turns "
+        "automatic reload off (SIGHUP still reloads).",
+    )  # fmt: skip
+    site_error_after: float = key(
+        Number(ge=0), 300.0,
+        "Seconds of continuous site trouble (refused connections, timeouts, 5xx, maintenance) "
+        "after which an ERROR line is logged; before that, warnings.",
+    )  # fmt: skip
+    max_followups: int = key(
+        Integer(lo=1), 1000,
+        "How many follow-up events one root event may spawn; more is an error (it catches "
+        "loops).",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -160,29 +262,64 @@ class EmailConfig:
     connection (usually port 465).  ``password`` is never shown by ``repr``.
     """
 
-    host: str
-    sender: str
-    to: tuple[str, ...]
-    port: int = 25
-    tls: bool = False
-    ssl: bool = False
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    subject: str = "evframe error"
-    timeout: float = 10.0
+    host: str = key(Text(), REQUIRED, "SMTP server.", required="required in [logging.email]")
+    sender: str = key(
+        Text(), REQUIRED, "Sender address.",
+        toml="from", required="required in [logging.email] (the sender address)",
+    )  # fmt: skip
+    to: tuple[str, ...] = key(
+        Strings("address"), REQUIRED, "Recipients (at least one).",
+        required="required in [logging.email] (a list of addresses)",
+    )  # fmt: skip
+    port: int = key(
+        Integer(1, 65535), 25,
+        "SMTP port (587 for STARTTLS, 465 for SMTP over TLS, usually).",
+    )  # fmt: skip
+    tls: bool = key(Flag(), False, "Upgrade the connection with STARTTLS.")
+    ssl: bool = key(
+        Flag(), False, "Connect with TLS from the start (SMTPS). Not together with `tls`.",
+        excludes=("tls", "set either tls (STARTTLS) or ssl (SMTP over TLS), not both"),
+    )  # fmt: skip
+    username: str | None = key(
+        Text(), None, "Log in as this user (needs a password).",
+        required_if=("password", "required when a password is set"),
+    )  # fmt: skip
+    password: str | None = key(
+        Text(), None, "The password itself (discouraged).",
+        secret=True, env="EVFRAME_SMTP_PASSWORD", env_key="password_env",
+        env_key_help="Name of the variable holding the password.",
+        required_if=("username", "required when username is set: set password_env or {env}"),
+    )  # fmt: skip
+    subject: str = key(Text(), "evframe error", "Subject line.")
+    timeout: float = key(Number(gt=0), 10.0, "Connection timeout, seconds.")
 
 
 @dataclass(frozen=True)
 class LoggingConfig:
     """Log sinks and levels (``[logging]``); ``file`` is an absolute path or ``None``."""
 
-    level: str = "INFO"
-    file: str | None = None
-    max_bytes: int = 10_000_000
-    backup_count: int = 5
-    json: bool = False
-    email: EmailConfig | None = None
-    handlers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    level: str = key(
+        Level(), "INFO",
+        "Level of the `evframe` loggers. `-v` on the command line means DEBUG.",
+    )  # fmt: skip
+    file: str | None = key(
+        FilePath(), None,
+        "Also log to this file (relative to the config directory), rotated by size. The "
+        "directory must exist.",
+    )  # fmt: skip
+    max_bytes: int = key(
+        Integer(lo=0), 10_000_000,
+        "Rotate when the file reaches this size; `0` never rotates (use with logrotate's "
+        "`copytruncate`).",
+    )  # fmt: skip
+    backup_count: int = key(Integer(lo=0), 5, "Rotated files kept (`evframe.log.1` … `.5`).")
+    json: bool = key(Flag(), False, "Write JSON lines instead of text on every sink.")
+    email: EmailConfig | None = key(
+        Section(EmailConfig, optional=True), None, "Error mail, see `[logging.email]`."
+    )
+    handlers: Mapping[str, str] = key(
+        TableOf(Level()), help="Per-handler log levels.", factory=lambda: _EMPTY
+    )
 
 
 @dataclass(frozen=True)
@@ -190,10 +327,12 @@ class Config:
     """A whole configuration; ``path`` is the file it came from (``None``: defaults only)."""
 
     path: Path | None = None
-    site: SiteConfig = field(default_factory=SiteConfig)
-    daemon: DaemonConfig = field(default_factory=DaemonConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    handlers: Mapping[str, HandlerConfig] = field(default_factory=lambda: _EMPTY)
+    site: SiteConfig = key(Section(SiteConfig), help="The site.", factory=SiteConfig)
+    daemon: DaemonConfig = key(Section(DaemonConfig), help="The daemon.", factory=DaemonConfig)
+    logging: LoggingConfig = key(Section(LoggingConfig), help="Logs.", factory=LoggingConfig)
+    handlers: Mapping[str, HandlerConfig] = key(
+        Sections(HandlerConfig), help="Per-handler settings.", factory=lambda: _EMPTY
+    )
 
     def handler(self, name: str) -> HandlerConfig:
         """The configured settings of handler ``name``, or the defaults for it."""
@@ -202,18 +341,10 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every non-empty secret value in this config, longest first, without duplicates."""
-        found: set[str] = set()
-        if self.site.api_key:
-            found.add(self.site.api_key)
-        proxy_password = _proxy_password(self.site.http_proxy)
-        if proxy_password:
-            found.add(proxy_password)
-        for handler in self.handlers.values():
-            if handler.api_key:
-                found.add(handler.api_key)
-        email = self.logging.email
-        if email is not None and email.password:
-            found.add(email.password)
+        found = set(secret_values(self))
+        password = proxy_password(self.site.http_proxy)
+        if password:
+            found.add(password)
         # Longest first so a secret containing another one is replaced whole.
         return sorted(found, key=lambda s: (-len(s), s))
 
@@ -224,292 +355,15 @@ def handler_api_key_env(name: str) -> str:
     ``EVFRAME_HANDLER_<NAME>_API_KEY`` with the name upper-cased and every character other
     than an ASCII letter or digit replaced by ``_`` (``shot-rollup`` -> ``SHOT_ROLLUP``).
     """
-    return f"EVFRAME_HANDLER_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}_API_KEY"
+    return env_name(ENV_HANDLER_API_KEY, name)
 
 
-def redact(text: str, config: Config) -> str:
-    """``text`` with every secret value of ``config`` replaced by ``***``."""
-    return redact_secrets(text, config.secrets())
-
-
-def redact_secrets(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every one of ``secrets`` replaced by ``***``.
-
-    Also replaces the forms a secret takes in a ``repr`` (escaped) and in a URL (quoted), since
-    tracebacks and request logs show those.
-    """
-    for secret in _variants(secrets):
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _variants(secrets: Iterable[str]) -> list[str]:
-    variants: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        variants.add(secret)
-        variants.add(repr(secret)[1:-1])
-        variants.add(urllib.parse.quote(secret, safe=""))
-        variants.add(urllib.parse.quote_plus(secret))
-    return sorted(variants, key=lambda s: (-len(s), s))
-
-
-def _proxy_password(proxy: str | None) -> str | None:
-    if not proxy or "@" not in proxy:
-        return None
-    userinfo = proxy.rsplit("@", 1)[0]
-    userinfo = userinfo.split("://", 1)[-1]
-    if ":" not in userinfo:
-        return None
-    return userinfo.split(":", 1)[1] or None
-
-
-def _mask_proxy(proxy: str | None) -> str | None:
-    password = _proxy_password(proxy)
-    if proxy is None or not password:
-        return proxy
-    return proxy.replace(password, "***")
+def reference_tables() -> dict[str, str]:
+    """The Markdown reference table of each section, by its TOML heading (``[daemon]``)."""
+    return reference(Config)
 
 
 # --------------------------------------------------------------------------- the loader
-
-_SITE_KEYS: Final = (
-    "url",
-    "script_name",
-    "api_key",
-    "api_key_env",
-    "timeout",
-    "http_proxy",
-    "ca_certs",
-)
-_DAEMON_KEYS: Final = (
-    "state",
-    "group",
-    "batch_size",
-    "poll_interval",
-    "active_poll_interval",
-    "start",
-    "gap_timeout",
-    "max_gap",
-    "commit_interval",
-    "reload_interval",
-    "site_error_after",
-    "max_followups",
-)
-_LOGGING_KEYS: Final = ("level", "file", "max_bytes", "backup_count", "json", "email", "handlers")
-_EMAIL_KEYS: Final = (
-    "host",
-    "port",
-    "tls",
-    "ssl",
-    "username",
-    "password",
-    "password_env",
-    "from",
-    "to",
-    "subject",
-    "timeout",
-)
-_HANDLER_KEYS: Final = (
-    "enabled",
-    "on_error",
-    "retry_attempts",
-    "retry_backoff",
-    "retry_max_backoff",
-    "retry_fallback",
-    "script_name",
-    "api_key",
-    "api_key_env",
-    "config",
-    "pass_session_uuid",
-)
-_TOP_KEYS: Final = ("site", "daemon", "logging", "handlers")
-
-# Where each key lives, to say "this key belongs in [daemon]" when one is misplaced.
-_HOME_OF: Final[Mapping[str, str]] = {
-    **{k: "handlers.NAME" for k in _HANDLER_KEYS},
-    **{k: "logging.email" for k in _EMAIL_KEYS},
-    **{k: "logging" for k in _LOGGING_KEYS},
-    **{k: "site" for k in _SITE_KEYS},
-    **{k: "daemon" for k in _DAEMON_KEYS},
-}
-
-_MISSING: Final = object()
-
-
-def _show(value: object) -> str:
-    """A value as it would be written in TOML, shortened, for an error message."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-        return text if len(text) <= 80 else text[:76] + '..."'
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return f"{value!r} ({type(value).__name__})"
-
-
-class _Table:
-    """One TOML table being read: checks its keys and converts its values, naming them."""
-
-    def __init__(
-        self,
-        data: Mapping[str, Any],
-        prefix: str,
-        path: Path | None,
-        allowed: Sequence[str],
-    ) -> None:
-        self.data = data
-        self.prefix = prefix
-        self.path = path
-        for key in data:
-            if key not in allowed:
-                raise self.unknown(key, allowed)
-
-    def dotted(self, key: str) -> str:
-        return f"{self.prefix}.{key}" if self.prefix else key
-
-    def error(self, key: str, detail: str) -> ConfigError:
-        return ConfigError(detail, key=self.dotted(key), path=self.path)
-
-    def unknown(self, key: str, allowed: Sequence[str]) -> ConfigError:
-        detail = "unknown key"
-        close = difflib.get_close_matches(key, allowed, n=1)
-        if close:
-            detail += f"; did you mean {close[0]!r}?"
-        else:
-            home = _HOME_OF.get(key)
-            if home is not None:
-                detail += f"; it belongs in [{home}]"
-        where = f"[{self.prefix}]" if self.prefix else "the top level"
-        detail += f" (allowed in {where}: {', '.join(allowed)})"
-        return self.error(key, detail)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def bad(self, key: str, expected: str, value: object) -> ConfigError:
-        shown = "<hidden>" if key in _SECRET_KEYS else _show(value)
-        return self.error(key, f"expected {expected}, got {shown}")
-
-    def table(self, key: str) -> Mapping[str, Any] | None:
-        value = self.data.get(key, _MISSING)
-        if value is _MISSING:
-            return None
-        if not isinstance(value, dict):
-            raise self.bad(key, "a table", value)
-        return value
-
-    def string(self, key: str, default: str | None = None) -> str | None:
-        value = self.data.get(key, _MISSING)
-        if value is _MISSING:
-            return default
-        if not isinstance(value, str) or not value:
-            raise self.bad(key, "a non-empty string", value)
-        return value
-
-    def choice(self, key: str, choices: Sequence[str], default: str | None) -> str | None:
-        value = self.string(key, default)
-        if value is None or value in choices:
-            return value
-        return self._bad_choice(key, value, choices)
-
-    def _bad_choice(self, key: str, value: str, choices: Sequence[str]) -> str:
-        options = " or ".join(json.dumps(c) for c in choices)
-        detail = f"expected {options}, got {_show(value)}"
-        by_lower = {c.lower(): c for c in choices}
-        close = difflib.get_close_matches(value.lower(), list(by_lower), n=1)
-        if close:
-            detail += f"; did you mean {by_lower[close[0]]!r}?"
-        raise self.error(key, detail)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.bad(key, "true or false", value)
-        return value
-
-    def integer(
-        self, key: str, default: int, *, lo: int | None = None, hi: int | None = None
-    ) -> int:
-        value = self.data.get(key, default)
-        # bool is an int subclass; `batch_size = true` is a mistake, not 1.
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        if ok and ((lo is not None and value < lo) or (hi is not None and value > hi)):
-            ok = False
-        if not ok:
-            raise self.bad(key, "an integer" + _range_text(lo, hi), value)
-        assert isinstance(value, int)
-        return value
-
-    def number(
-        self,
-        key: str,
-        default: float,
-        *,
-        gt: float | None = None,
-        ge: float | None = None,
-        le: float | None = None,
-        unit: str = " (seconds)",
-    ) -> float:
-        value = self.data.get(key, default)
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if ok:
-            number = float(value)
-            ok = (
-                math.isfinite(number)
-                and (gt is None or number > gt)
-                and (ge is None or number >= ge)
-                and (le is None or number <= le)
-            )
-        if not ok:
-            bounds = []
-            if gt is not None:
-                bounds.append(f"> {gt:g}")
-            if ge is not None:
-                bounds.append(f">= {ge:g}")
-            if le is not None:
-                bounds.append(f"<= {le:g}")
-            expected = "a number" + (" " + " and ".join(bounds) if bounds else "") + unit
-            raise self.bad(key, expected, value)
-        return float(value)
-
-    def path_value(self, key: str, default: str | None, base: Path) -> str | None:
-        value = self.string(key, default)
-        if value is None:
-            return None
-        return str(_resolve(value, base))
-
-
-def _range_text(lo: int | None, hi: int | None) -> str:
-    if lo is not None and hi is not None:
-        return f" between {lo} and {hi}"
-    if lo is not None:
-        return f" >= {lo}"
-    if hi is not None:
-        return f" <= {hi}"
-    return ""
-
-
-def _resolve(value: str, base: Path) -> Path:
-    """``value`` as an absolute path; relative paths are relative to ``base``."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base / path
-
-
-def _freeze(value: Any) -> Any:
-    """A read-only copy of a TOML value: tables become mapping proxies, arrays tuples."""
-    if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
 
 
 def load_config(
@@ -538,7 +392,10 @@ def load_config(
     elif required:
         raise ConfigError("config file not found", path=file.absolute())
     base = source.parent if source is not None else Path.cwd()
-    return _build(data, source, base, environ)
+    try:
+        return load_root(Config, data, base, environ, path=source)
+    except Invalid as exc:
+        raise ConfigError(exc.detail, key=exc.key, path=source) from None
 
 
 def _read_toml(path: Path) -> Mapping[str, Any]:
@@ -556,248 +413,3 @@ def _read_toml(path: Path) -> Mapping[str, Any]:
         # The message carries "(at line L, column C)".
         raise ConfigError(f"invalid TOML: {exc}", path=path) from None
     return document
-
-
-def _env(environ: Mapping[str, str], name: str) -> str | None:
-    value = environ.get(name)
-    return value if value else None
-
-
-def _build(
-    data: Mapping[str, Any], source: Path | None, base: Path, environ: Mapping[str, str]
-) -> Config:
-    top = _Table(data, "", source, _TOP_KEYS)
-    site = _load_site(_Table(top.table("site") or {}, "site", source, _SITE_KEYS), base, environ)
-    daemon = _load_daemon(_Table(top.table("daemon") or {}, "daemon", source, _DAEMON_KEYS), base)
-    logging_ = _load_logging(
-        _Table(top.table("logging") or {}, "logging", source, _LOGGING_KEYS), base, environ
-    )
-    handlers: dict[str, HandlerConfig] = {}
-    for name, value in (top.table("handlers") or {}).items():
-        prefix = f"handlers.{name}"
-        if not isinstance(value, dict):
-            raise ConfigError(
-                f"expected a table ([{prefix}]), got {_show(value)}", key=prefix, path=source
-            )
-        handlers[name] = _load_handler(name, _Table(value, prefix, source, _HANDLER_KEYS), environ)
-    return Config(
-        path=source,
-        site=site,
-        daemon=daemon,
-        logging=logging_,
-        handlers=MappingProxyType(handlers),
-    )
-
-
-def _secret(
-    table: _Table,
-    environ: Mapping[str, str],
-    *,
-    key: str,
-    env_key: str,
-    direct_env: str,
-) -> str | None:
-    """A secret: ``direct_env`` wins, then the variable named by ``env_key``, then ``key``."""
-    if table.has(key) and table.has(env_key):
-        raise table.error(key, f"set either {key} or {env_key}, not both")
-    literal = table.string(key)
-    indirect = table.string(env_key)
-    direct = _env(environ, direct_env)
-    if direct is not None:
-        return direct
-    if indirect is not None:
-        value = _env(environ, indirect)
-        if value is None:
-            raise table.error(env_key, f"environment variable {indirect} is not set (or empty)")
-        return value
-    return literal
-
-
-def _load_site(table: _Table, base: Path, environ: Mapping[str, str]) -> SiteConfig:
-    url = table.string("url")
-    env_url = _env(environ, ENV_SITE_URL)
-    url_source = f"environment variable {ENV_SITE_URL}"
-    if env_url is not None:
-        url = env_url
-    else:
-        url_source = ""
-    if url is not None and not url.startswith(("http://", "https://")):
-        detail = f"expected a URL starting with http:// or https://, got {_show(url)}"
-        if url_source:
-            raise ConfigError(f"{detail} (from {url_source})", key=ENV_SITE_URL, path=table.path)
-        raise table.error("url", detail)
-
-    script_name = _env(environ, ENV_SCRIPT_NAME) or table.string("script_name")
-    api_key = _secret(table, environ, key="api_key", env_key="api_key_env", direct_env=ENV_API_KEY)
-    if url is not None:
-        if script_name is None:
-            raise table.error(
-                "script_name",
-                f"required when a site url is set (or set {ENV_SCRIPT_NAME})",
-            )
-        if api_key is None:
-            raise table.error(
-                "api_key",
-                f"required when a site url is set: set {ENV_API_KEY}, "
-                "or api_key_env to the name of a variable holding it",
-            )
-    proxy = table.string("http_proxy")
-    return SiteConfig(
-        url=url,
-        script_name=script_name,
-        api_key=api_key,
-        timeout=table.number("timeout", 30.0, gt=0),
-        http_proxy=proxy,
-        ca_certs=table.path_value("ca_certs", None, base),
-    )
-
-
-def _load_daemon(table: _Table, base: Path) -> DaemonConfig:
-    start_value = table.data.get("start", "latest")
-    start: str | int
-    if isinstance(start_value, str):
-        choice = table.choice("start", ("latest", "earliest"), "latest")
-        assert choice is not None
-        start = choice
-    else:
-        ok = isinstance(start_value, int) and not isinstance(start_value, bool)
-        if not ok or start_value < 0:
-            raise table.bad("start", '"latest", "earliest" or an event id >= 0', start_value)
-        start = start_value
-
-    poll_interval = table.number("poll_interval", 0.5, ge=0.01)
-    if table.has("active_poll_interval"):
-        active = table.number("active_poll_interval", 0.05, ge=0.01, le=poll_interval)
-    else:
-        # The default must not trip the "<= poll_interval" rule for a fast idle poll.
-        active = min(0.05, poll_interval)
-    state = table.path_value("state", "evframe-state.db", base)
-    group = table.string("group", "evframe.handlers")
-    assert state is not None and group is not None
-    return DaemonConfig(
-        state=state,
-        group=group,
-        batch_size=table.integer("batch_size", 500, lo=1, hi=5000),
-        poll_interval=poll_interval,
-        active_poll_interval=active,
-        start=start,
-        gap_timeout=table.number("gap_timeout", 300.0, ge=0),
-        max_gap=table.integer("max_gap", 10000, lo=0),
-        commit_interval=table.number("commit_interval", 1.0, gt=0),
-        reload_interval=table.number("reload_interval", 5.0, ge=0),
-        site_error_after=table.number("site_error_after", 300.0, ge=0),
-        max_followups=table.integer("max_followups", 1000, lo=1),
-    )
-
-
-def _level(table: _Table, key: str, default: str) -> str:
-    value = table.data.get(key, default)
-    if not isinstance(value, str) or not value:
-        raise table.bad(key, "a log level (" + ", ".join(LOG_LEVELS) + ")", value)
-    upper = value.upper()
-    if upper not in LOG_LEVELS:
-        table._bad_choice(key, value, LOG_LEVELS)
-    return upper
-
-
-def _load_logging(table: _Table, base: Path, environ: Mapping[str, str]) -> LoggingConfig:
-    level = _level(table, "level", "INFO")
-    email_data = table.table("email")
-    email = None
-    if email_data is not None:
-        email = _load_email(_Table(email_data, "logging.email", table.path, _EMAIL_KEYS), environ)
-    levels_data = table.table("handlers") or {}
-    levels_table = _Table(levels_data, "logging.handlers", table.path, tuple(levels_data))
-    levels = {name: _level(levels_table, name, "INFO") for name in levels_data}
-    return LoggingConfig(
-        level=level,
-        file=table.path_value("file", None, base),
-        max_bytes=table.integer("max_bytes", 10_000_000, lo=0),
-        backup_count=table.integer("backup_count", 5, lo=0),
-        json=table.boolean("json", False),
-        email=email,
-        handlers=MappingProxyType(levels),
-    )
-
-
-def _load_email(table: _Table, environ: Mapping[str, str]) -> EmailConfig:
-    host = table.string("host")
-    if host is None:
-        raise table.error("host", "required in [logging.email]")
-    sender = table.string("from")
-    if sender is None:
-        raise table.error("from", "required in [logging.email] (the sender address)")
-    to_value = table.data.get("to", _MISSING)
-    if to_value is _MISSING:
-        raise table.error("to", "required in [logging.email] (a list of addresses)")
-    if isinstance(to_value, str):
-        to_value = [to_value]
-    if (
-        not isinstance(to_value, list)
-        or not to_value
-        or not all(isinstance(a, str) and a for a in to_value)
-    ):
-        raise table.bad("to", "a non-empty array of address strings", to_value)
-    tls = table.boolean("tls", False)
-    use_ssl = table.boolean("ssl", False)
-    if tls and use_ssl:
-        raise table.error("ssl", "set either tls (STARTTLS) or ssl (SMTP over TLS), not both")
-    username = table.string("username")
-    password = _secret(
-        table, environ, key="password", env_key="password_env", direct_env=ENV_SMTP_PASSWORD
-    )
-    if password is not None and username is None:
-        raise table.error("username", "required when a password is set")
-    if username is not None and password is None:
-        raise table.error(
-            "password", f"required when username is set: set password_env or {ENV_SMTP_PASSWORD}"
-        )
-    subject = table.string("subject", "evframe error")
-    assert subject is not None
-    return EmailConfig(
-        host=host,
-        sender=sender,
-        to=tuple(to_value),
-        port=table.integer("port", 25, lo=1, hi=65535),
-        tls=tls,
-        ssl=use_ssl,
-        username=username,
-        password=password,
-        subject=subject,
-        timeout=table.number("timeout", 10.0, gt=0),
-    )
-
-
-def _load_handler(name: str, table: _Table, environ: Mapping[str, str]) -> HandlerConfig:
-    direct_env = handler_api_key_env(name)
-    api_key = _secret(table, environ, key="api_key", env_key="api_key_env", direct_env=direct_env)
-    script_name = table.string("script_name")
-    if script_name is not None and api_key is None:
-        raise table.error(
-            "api_key",
-            f"required when script_name is set: set {direct_env}, "
-            "or api_key_env to the name of a variable holding it",
-        )
-    if api_key is not None and script_name is None:
-        raise table.error("script_name", "required when the handler has its own API key")
-    backoff = table.number("retry_backoff", 1.0, gt=0)
-    if table.has("retry_max_backoff"):
-        max_backoff = table.number("retry_max_backoff", 60.0, ge=backoff)
-    else:
-        max_backoff = max(60.0, backoff)
-    fallback = table.choice("retry_fallback", RETRY_FALLBACKS, "stop")
-    assert fallback is not None
-    options = table.table("config") or {}
-    return HandlerConfig(
-        name=name,
-        enabled=table.boolean("enabled", True),
-        on_error=table.choice("on_error", ON_ERROR_POLICIES, None),
-        retry_attempts=table.integer("retry_attempts", 3, lo=1),
-        retry_backoff=backoff,
-        retry_max_backoff=max_backoff,
-        retry_fallback=fallback,
-        script_name=script_name,
-        api_key=api_key,
-        config=_freeze(dict(options)),
-        pass_session_uuid=table.boolean("pass_session_uuid", False),
-    )

@@ -1,4 +1,4 @@
-"""Tests for evframe.config: defaults, env overrides, validation messages, secrets, redact."""
+"""Tests for evframe.config: defaults, env overrides, validation messages, secrets."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from evframe.config import (
     SiteConfig,
     handler_api_key_env,
     load_config,
-    redact,
+    reference_tables,
 )
 
 SITE = """
@@ -659,34 +659,45 @@ def test_secret_values_hidden_in_errors(tmp_path: Path, toml: str) -> None:
         assert digits not in str(err)
 
 
-def test_redact(tmp_path: Path) -> None:
-    cfg = load(tmp_path, SECRETS_TOML, SECRETS_ENV)
-    text = (
-        "key=site-key-123 h=handler-key-456 pw=smtp-pw-789 proxy=user:proxypass@proxy "
-        "again site-key-123"
-    )
-    assert redact(text, cfg) == "key=*** h=*** pw=*** proxy=user:***@proxy again ***"
-    assert redact("nothing here", cfg) == "nothing here"
-
-
-def test_redact_overlapping_and_escaped_forms() -> None:
-    cfg = Config(
-        site=SiteConfig(api_key="abc"),
-        handlers=MappingProxyType({"h": HandlerConfig("h", api_key="abcdef")}),
-    )
-    assert cfg.secrets() == ["abcdef", "abc"]
-    assert redact("x abcdef y abc", cfg) == "x *** y ***"
-    quoted = Config(site=SiteConfig(api_key="a b/c\td"))
-    assert redact("url?key=a%20b%2Fc%09d", quoted) == "url?key=***"
-    assert redact("repr {'k': 'a b/c\\td'}", quoted) == "repr {'k': '***'}"
-
-
-def test_redact_without_secrets() -> None:
-    assert redact("text", Config()) == "text"
-
-
 def test_directory_instead_of_file(tmp_path: Path) -> None:
     (tmp_path / "conf.toml").mkdir()
     with pytest.raises(ConfigError, match="cannot read config file") as info:
         load_config(tmp_path / "conf.toml", {})
     assert info.value.path == tmp_path / "conf.toml"
+
+
+# --------------------------------------------------------------------------- reference
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+@pytest.mark.parametrize(("heading", "table"), sorted(reference_tables().items()))
+def test_docs_reference_tables_match_the_keys(heading: str, table: str) -> None:
+    # docs/configuration.md carries each table as reference_tables() renders it, so every
+    # key's type, default and meaning in the docs are the loader's own.  On a failure, paste
+    # the table printed below under the section's heading.
+    assert table in DOCS.read_text(encoding="utf-8"), f"{heading}:\n{table}"
+
+
+def test_reference_tables_give_every_key_and_its_default() -> None:
+    tables = reference_tables()
+    assert "| `batch_size` | integer 1..5000 | `500` |" in tables["[daemon]"]
+    assert '| `state` | path | `"evframe-state.db"` |' in tables["[daemon]"]
+    assert "| `api_key_env` | string | none |" in tables["[site]"]
+    assert "| `from` | string | required |" in tables["[logging.email]"]
+    assert "`60` (or `retry_backoff` if larger)" in tables["[handlers.NAME]"]
+    for heading, cls in [
+        ("[site]", SiteConfig),
+        ("[daemon]", DaemonConfig),
+        ("[handlers.NAME]", HandlerConfig),
+        ("[logging]", LoggingConfig),
+    ]:
+        for f in dataclasses.fields(cls):
+            if f.name not in ("name", "email", "handlers"):
+                assert f"| `{f.name}` |" in tables[heading]
+
+
+def test_config_error_exit_code() -> None:
+    assert ConfigError.exit_code == 3
+    assert ConfigError("x").exit_code == 3

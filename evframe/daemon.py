@@ -10,12 +10,8 @@ it calls.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib
-import importlib.metadata
 import logging
-import os
-import random
 import sys
 import threading
 import time
@@ -24,11 +20,15 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from evframe.config import Config, HandlerConfig
-from evframe.errors import EvframeError, RegistrationError
+from evframe.discovery import entry_points, fingerprints
+from evframe.errors import HandlerSetError, RegistrationError
 from evframe.event import EVENT_FIELDS, ShotgunEvent
+from evframe.handler import Policy, RetryPolicy, Status
 from evframe.processor import HandlerResult, Processor
 from evframe.site import Connections, SiteGuard, Stopping, make_shotgun
-from evframe.state import ACTIVE, DISABLED, FAILED, State, format_id_ranges, id_ranges
+from evframe.state import State, format_id_ranges, id_ranges
+
+ACTIVE, FAILED, DISABLED = Status.ACTIVE, Status.FAILED, Status.DISABLED
 
 __all__ = [
     "EVENT_FIELDS",
@@ -61,32 +61,11 @@ _HEARTBEAT = 600.0
 _SETTLE = 1.0
 
 
-class HandlerSetError(EvframeError):
-    """The installed handler set is invalid (a cycle, an unknown requirement...)."""
-
-
-def handler_fingerprints(group: str) -> dict[str, str]:
-    """A fingerprint per installed handler: its entry point, distribution, version
-    and install time.  It changes when the handler's package is (re)installed."""
-    out: dict[str, str] = {}
-    for ep in importlib.metadata.entry_points(group=group):
-        dist = getattr(ep, "dist", None)
-        stamp = ""
-        if dist is not None:
-            path = getattr(dist, "_path", None)
-            try:
-                stamp = str(os.stat(path).st_mtime_ns) if path is not None else ""
-            except OSError:
-                stamp = ""
-            text = f"{ep.value}|{dist.name}=={dist.version}|{stamp}"
-        else:
-            text = ep.value
-        out[ep.name] = hashlib.sha1(text.encode()).hexdigest()[:16]
-    return out
+handler_fingerprints = fingerprints
 
 
 def _top_modules(group: str, extra: Iterable[str] = ()) -> set[str]:
-    mods = {ep.module.split(".")[0] for ep in importlib.metadata.entry_points(group=group)}
+    mods = {ep.module.split(".")[0] for ep in entry_points(group)}
     mods.update(extra)
     mods.discard("evframe")
     return mods
@@ -95,15 +74,20 @@ def _top_modules(group: str, extra: Iterable[str] = ()) -> set[str]:
 @dataclass
 class _Handler:
     name: str
-    status: str
+    status: Status
     cursor: int
-    policy: str
+    policy: Policy
     cfg: HandlerConfig
     fingerprint: str | None
 
 
 class _Interrupted(BaseException):
     """A stop was asked while a handler waited to be retried."""
+
+
+def _log_load_errors(processor: Processor) -> None:
+    for error in processor.load_errors:
+        log.error("%s", error)
 
 
 class Daemon:
@@ -151,6 +135,7 @@ class Daemon:
         self.state: State | None = None
         self.processor: Processor | None = None
         self.handlers: dict[str, _Handler] = {}
+        self._retry: dict[str, RetryPolicy] = {}
         self.read_cursor = 0
         self.pending: dict[int, float] = {}
         self.events_read = 0
@@ -355,6 +340,7 @@ class Daemon:
             processor.load_from(self.dcfg.group, strict=False)
         except RegistrationError as exc:
             raise HandlerSetError(f"the installed handler set is invalid: {exc}") from exc
+        _log_load_errors(processor)
         self.processor = processor
         self._fingerprints = fingerprints
         if not processor.names:
@@ -363,9 +349,9 @@ class Daemon:
                 self.dcfg.group,
             )
 
-    def _policy(self, name: str, hcfg: HandlerConfig) -> str:
+    def _policy(self, name: str, hcfg: HandlerConfig) -> Policy:
         assert self.processor is not None
-        return hcfg.on_error or self.processor.spec(name).on_error or "stop"
+        return Policy(hcfg.on_error or self.processor.spec(name).on_error or Policy.STOP)
 
     def _sync_handlers(self, *, initial: bool = False) -> None:
         """Match the runtime table to the processor's handlers and the state file."""
@@ -395,6 +381,12 @@ class Daemon:
                 name, status, cursor, self._policy(name, hcfg), hcfg, fingerprint
             )
         self.handlers = fresh
+        # retry_attempts counts every call, the first one included.
+        self._retry = {
+            n: RetryPolicy(h.cfg.retry_attempts, h.cfg.retry_backoff, h.cfg.retry_max_backoff)
+            for n, h in fresh.items()
+            if h.policy == Policy.RETRY
+        }
         # A group resumes together: a member whose code changed since it failed, or that
         # an operator resumed while the rest of its group is still failed (the daemon
         # pauses a whole group at once, so only `resume` leaves it mixed), resumes them all.
@@ -509,6 +501,7 @@ class Daemon:
             log.error("new handler set refused, the previous one keeps running: %s", exc)
             self._refused_fingerprints = fingerprints
             return False
+        _log_load_errors(processor)
         before = set(self.handlers)
         self.processor = processor
         self._fingerprints = fingerprints
@@ -564,33 +557,13 @@ class Daemon:
         assert self.processor is not None
         if self._passes_sessions:
             self.connections.set_session_uuid(event.session_uuid)
-        report = self.processor.run(event, only=only, retry=self._retry)
+        report = self.processor.run(event, only=only, retry=self._retry, stop=self._stopping)
+        if report.interrupted:
+            raise _Interrupted()
         self.events_dispatched += 1
         if report.failures or report.skipped:
             self._handle_failures(event, report.failures, report.skipped)
             return False
-        return True
-
-    def _retry(self, name: str, event: Any, exc: BaseException, attempt: int) -> bool:
-        h = self.handlers[name]
-        # retry_attempts counts every call, the first one included.
-        if h.policy != "retry" or attempt >= h.cfg.retry_attempts:
-            return False
-        delay = min(h.cfg.retry_max_backoff, h.cfg.retry_backoff * 2 ** (attempt - 1))
-        delay *= random.uniform(0.5, 1.0)
-        logging.getLogger(f"evframe.handler.{name}").warning(
-            "handler %s failed on %r (attempt %d of %d): %s: %s; retrying in %.2f s",
-            name,
-            event,
-            attempt,
-            h.cfg.retry_attempts,
-            type(exc).__name__,
-            exc,
-            delay,
-            extra={"handler": name, "event_id": getattr(event, "id", None)},
-        )
-        if self._stopping.wait(delay):
-            raise _Interrupted()
         return True
 
     def _handle_failures(
@@ -610,8 +583,8 @@ class Daemon:
                 failure.traceback,
                 extra={"handler": failure.name, "event_id": event_id},
             )
-            policy = h.policy if h.policy != "retry" else h.cfg.retry_fallback
-            if policy == "skip":
+            policy = h.policy if h.policy != Policy.RETRY else Policy(h.cfg.retry_fallback)
+            if policy == Policy.SKIP:
                 self.state.add_dead_letter(
                     failure.name, event_id, root.record, failure.traceback or "", failure.attempts
                 )

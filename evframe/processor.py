@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-import inspect
 import logging
+import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-
-import stevedore
 
 from evframe.errors import (
     UNSET,
@@ -24,30 +21,14 @@ from evframe.errors import (
     StopProcessing,
 )
 from evframe.event import Event
-from evframe.filters import HandlerSpec, Want, get_spec
+from evframe.filters import Want
+from evframe.handler import HandlerSpec, Outcome, RetryPolicy, get_spec
 from evframe.ordering import HandlerGraph
 
-__all__ = [
-    "FAILED",
-    "NOT_WANTED",
-    "OK",
-    "SKIPPED",
-    "Context",
-    "HandlerResult",
-    "Processor",
-    "Report",
-]
-
-log = logging.getLogger(__name__)
-
-OK = "ok"
-FAILED = "failed"
-SKIPPED = "skipped"
-NOT_WANTED = "not_wanted"
+__all__ = ["Context", "HandlerResult", "Processor", "Report"]
 
 Handler = Callable[["Context", Event], Any]
 SgFactory = Callable[[str], Any]
-RetryHook = Callable[[str, Event, BaseException, int], bool]
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _INDEX_LIMIT = 10_000
 
@@ -101,7 +82,7 @@ class HandlerResult:
 
     name: str
     event: Event
-    status: str
+    status: Outcome
     error: BaseException | None = None
     traceback: str | None = None
     attempts: int = 1
@@ -110,37 +91,47 @@ class HandlerResult:
 
 @dataclass
 class Report:
-    """The outcome of :meth:`Processor.run` for one root event and its follow-ups."""
+    """The outcome of :meth:`Processor.run` for one root event and its follow-ups.
+
+
+    ``interrupted`` is True when a stop ended the run before every handler ran.
+    """
 
     event: Event
     retval: Any = None
     results: list[HandlerResult] = field(default_factory=list)
+    interrupted: bool = False
 
-    def outcome(self, name: str) -> str:
-        """``ok``, ``failed``, ``skipped`` or ``not_wanted`` for one handler."""
-        status = NOT_WANTED
+    def outcome(self, name: str) -> Outcome:
+        """What happened to one handler over the root event and its follow-ups.
+
+        ``FAILED`` if it failed on any of them, else ``INTERRUPTED`` or
+        ``SKIPPED`` if that happened once, else its last outcome;
+        ``NOT_WANTED`` if it was never called.
+        """
+        status = Outcome.NOT_WANTED
         for result in self.results:
             if result.name == name:
-                if result.status == FAILED:
-                    return FAILED
-                if status != SKIPPED:
+                if result.status == Outcome.FAILED:
+                    return Outcome.FAILED
+                if status not in (Outcome.SKIPPED, Outcome.INTERRUPTED):
                     status = result.status
         return status
 
     @property
     def failures(self) -> list[HandlerResult]:
         """Results of handlers that raised (or returned something wrong)."""
-        return [r for r in self.results if r.status == FAILED]
+        return [r for r in self.results if r.status == Outcome.FAILED]
 
     @property
     def skipped(self) -> list[HandlerResult]:
         """Results of handlers skipped because a requirement failed."""
-        return [r for r in self.results if r.status == SKIPPED]
+        return [r for r in self.results if r.status == Outcome.SKIPPED]
 
     @property
     def ok(self) -> bool:
-        """True when no handler failed or was skipped."""
-        return all(r.status == OK for r in self.results)
+        """True when every handler that wanted the event ran without failing."""
+        return not self.interrupted and all(r.status == Outcome.OK for r in self.results)
 
 
 # One dispatch entry: (name, function, context, extra per-event check or None).
@@ -157,31 +148,6 @@ def _dynamic_check(wants: list[Want]) -> Callable[[Event], Any] | None:
             return only.predicates[0]
         return only.matches_dynamic
     return lambda event: any(w.matches_dynamic(event) for w in wants)
-
-
-class _FreshExtensionManager(stevedore.ExtensionManager[Any]):
-    """An ExtensionManager that reads installed metadata anew each time.
-
-    stevedore caches entry points per process; the daemon must see packages
-    installed or upgraded while it runs.
-    """
-
-    def list_entry_points(self) -> list[importlib.metadata.EntryPoint]:
-        seen: set[tuple[str, str]] = set()
-        out = []
-        eps = importlib.metadata.entry_points(group=self.namespace)
-        for ep in sorted(eps, key=lambda e: (e.name, e.value)):
-            if (ep.name, ep.value) not in seen:
-                seen.add((ep.name, ep.value))
-                out.append(ep)
-        return out
-
-
-def describe_entry_point(ep: importlib.metadata.EntryPoint) -> str:
-    """``entry point 'name = module:func' in distribution 'dist 1.0'``."""
-    dist = getattr(ep, "dist", None)
-    where = f" in distribution '{dist.name} {dist.version}'" if dist is not None else ""
-    return f"entry point '{ep.name} = {ep.value}' (group {ep.group}){where}"
 
 
 class Processor:
@@ -225,10 +191,7 @@ class Processor:
             raise RegistrationError(f"handler {func!r} has no __name__; pass name=")
         source = source or _describe_func(func)
         if name in self._funcs:
-            raise DuplicateHandlerError(
-                f"two handlers are named {name!r}: {self._sources[name]} and {source}; "
-                "rename one of them (the name is the entry-point name)"
-            )
+            raise DuplicateHandlerError.between(name, self._sources[name], source)
         self._funcs[name] = func
         self._sources[name] = source
         self._invalidate()
@@ -249,52 +212,33 @@ class Processor:
         """Register every handler of the entry-point ``group`` (loaded with stevedore).
 
         A handler is named by its entry-point name.  With ``strict`` (the
-        default), the first package that fails to load raises
-        :class:`HandlerLoadError` naming the distribution, entry point and
-        error; otherwise each failure is logged, kept in ``load_errors``, and
-        the other handlers are loaded.  The handler set is then validated.
-        Returns the names registered.
+        default), the first handler that fails to load raises: a
+        :class:`HandlerLoadError` naming the handler, distribution, entry point
+        and error, or the :class:`RegistrationError` for a duplicate name.
+        Otherwise each failure is kept in ``load_errors`` (and logged by no
+        one: the caller decides) and the other handlers are registered.  The
+        handler set is then validated.  Returns the names registered.
         """
-        errors: list[HandlerLoadError] = []
+        # Imported here, not at the top: `import evframe` stays free of stevedore, and
+        # `python -m evframe.discovery` does not find its module already imported.
+        from evframe.discovery import discover, load_error
 
-        def failed(_manager: Any, ep: importlib.metadata.EntryPoint, exc: BaseException) -> None:
-            errors.append(
-                HandlerLoadError(
-                    f"cannot load handler {ep.name!r} from {describe_entry_point(ep)}: "
-                    f"{type(exc).__name__}: {exc}",
-                    entry_point=f"{ep.name} = {ep.value}",
-                    distribution=_dist_name(ep),
-                    cause=exc,
-                )
-            )
-
-        manager = _FreshExtensionManager(
-            group, invoke_on_load=False, on_load_failure_callback=failed
-        )
+        found = discover(group)
+        errors = found.errors
+        if strict and errors:
+            cause = errors[0].cause
+            raise cause if isinstance(cause, RegistrationError) else errors[0]
         loaded = []
-        for ext in manager.extensions:
-            ep = ext.entry_point
+        for name, (func, source) in found.handlers.items():
             try:
-                _check_handler(ext.plugin, ext.name)
-                self.register(ext.plugin, ext.name, source=describe_entry_point(ep))
-            except (RegistrationError, TypeError) as exc:
-                if strict and isinstance(exc, RegistrationError):
+                self.register(func, name, source=source)
+            except RegistrationError as exc:
+                if strict:
                     raise
-                errors.append(
-                    HandlerLoadError(
-                        f"cannot load handler {ext.name!r} from {describe_entry_point(ep)}: {exc}",
-                        entry_point=f"{ep.name} = {ep.value}",
-                        distribution=_dist_name(ep),
-                        cause=exc,
-                    )
-                )
+                errors.append(load_error(found.entry_points[name], exc, str(exc)))
                 continue
-            loaded.append(ext.name)
+            loaded.append(name)
         self.load_errors.extend(errors)
-        if errors and strict:
-            raise errors[0]
-        for error in errors:
-            log.error("%s", error)
         self.finalize()
         return loaded
 
@@ -329,6 +273,11 @@ class Processor:
     def names(self) -> list[str]:
         """Handler names in run order."""
         return list(self.finalize().order)
+
+    @property
+    def registered(self) -> list[str]:
+        """Handler names in name order, without validating the set (see :attr:`names`)."""
+        return sorted(self._funcs)
 
     def handler(self, name: str) -> Handler:
         """The function registered as ``name``."""
@@ -452,25 +401,30 @@ class Processor:
         event: Event,
         *,
         only: frozenset[str] | set[str] | None = None,
-        retry: RetryHook | None = None,
+        retry: Mapping[str, RetryPolicy] | None = None,
+        stop: threading.Event | None = None,
     ) -> Report:
         """Process ``event`` in isolating mode and report each handler's outcome.
 
         A failing handler does not stop the others; handlers that (transitively)
         require it are skipped for that event.  ``only`` restricts the run to
         those handler names (the others count as not wanting the event).
-        ``retry(name, event, exc, attempt)`` is asked after each failure and
-        returns True to call the handler again (it may wait first).
+
+        A failing handler with a policy in ``retry`` is called again after
+        ``policy.delay(attempt)`` seconds, each retry logged as a warning.  The
+        waits are on ``stop``: once it is set (during a wait, or before a
+        handler is called) the run ends, that handler's outcome is
+        ``INTERRUPTED``, no other handler runs and ``report.interrupted`` is set.
         """
         graph = self.finalize()
         report = Report(event)
         results = report.results
         queue: deque[Event] = deque((event,))
         spawned = 0
+        waiter = stop
         while queue:
             ev = queue.popleft()
-            skip: set[str] = set()
-            blame: dict[str, str] = {}
+            blame: dict[str, str] = {}  # a skipped handler -> the requirement that failed
             stopped = False
             for name, func, ctx, check in self._entries(ev):
                 if stopped:
@@ -482,46 +436,57 @@ class Processor:
                     try:
                         if check is not None and not check(ev):
                             break
-                        if name in skip:
-                            results.append(
-                                HandlerResult(
-                                    name, ev, SKIPPED, reason=f"requirement {blame[name]!r} failed"
-                                )
-                            )
+                        if name in blame:
+                            reason = f"requirement {blame[name]!r} failed"
+                            results.append(HandlerResult(name, ev, Outcome.SKIPPED, reason=reason))
                             break
+                        if stop is not None and stop.is_set():
+                            return _interrupt(report, name, ev, attempt - 1, None)
                         returned = func(ctx, ev)
                         if returned is not None:
                             spawned = self._enqueue(queue, returned, name, spawned)
-                    except StopProcessing as stop:
-                        results.append(HandlerResult(name, ev, OK, attempts=attempt))
-                        if stop.retval is not UNSET:
-                            report.retval = stop.retval
+                    except StopProcessing as stopping:
+                        results.append(HandlerResult(name, ev, Outcome.OK, attempts=attempt))
+                        if stopping.retval is not UNSET:
+                            report.retval = stopping.retval
                             return report
                         stopped = True
                         break
                     except Exception as exc:
-                        if retry is not None and retry(name, ev, exc, attempt):
+                        policy = retry.get(name) if retry else None
+                        if policy is not None and attempt < policy.attempts:
+                            delay = policy.delay(attempt)
+                            ctx.log.warning(
+                                "handler %s failed on %r (attempt %d of %d): %s: %s; "
+                                "retrying in %.2f s",
+                                name,
+                                ev,
+                                attempt,
+                                policy.attempts,
+                                type(exc).__name__,
+                                exc,
+                                delay,
+                                extra={"handler": name, "event_id": getattr(ev, "id", None)},
+                            )
+                            if waiter is None:
+                                waiter = threading.Event()  # nothing can set it: a plain wait
+                            if waiter.wait(delay):
+                                return _interrupt(report, name, ev, attempt, exc)
                             attempt += 1
                             continue
-                        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                        results.append(HandlerResult(name, ev, FAILED, exc, tb, attempt))
+                        results.append(
+                            HandlerResult(name, ev, Outcome.FAILED, exc, _format(exc), attempt)
+                        )
                         for dependent in graph.dependents(name):
-                            if dependent not in skip:
-                                skip.add(dependent)
-                                blame[dependent] = name
+                            blame.setdefault(dependent, name)
                         break
                     else:
-                        results.append(HandlerResult(name, ev, OK, attempts=attempt))
+                        results.append(HandlerResult(name, ev, Outcome.OK, attempts=attempt))
                         break
         return report
 
     def __repr__(self) -> str:
         return f"<Processor {len(self._funcs)} handlers>"
-
-
-def _dist_name(ep: importlib.metadata.EntryPoint) -> str | None:
-    dist = getattr(ep, "dist", None)
-    return dist.name if dist is not None else None
 
 
 def _describe_func(func: Any) -> str:
@@ -530,19 +495,17 @@ def _describe_func(func: Any) -> str:
     return f"{module}:{qualname}"
 
 
-def _check_handler(func: Any, name: str) -> None:
-    """Refuse at load time what could only fail on the first event."""
-    if not callable(func):
-        raise TypeError(
-            f"{func!r} is not callable; an evframe handler is a function handler(ctx, event)"
-        )
-    try:
-        sig = inspect.signature(func)
-    except (TypeError, ValueError):
-        return
-    try:
-        sig.bind(None, None)
-    except TypeError as exc:
-        raise TypeError(
-            f"handler {name!r} cannot be called as handler(ctx, event): signature {sig} ({exc})"
-        ) from None
+def _format(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _interrupt(
+    report: Report, name: str, event: Event, attempts: int, exc: BaseException | None
+) -> Report:
+    """End ``report`` at handler ``name``, which a stop kept from (another) call."""
+    tb = _format(exc) if exc is not None else None
+    report.results.append(
+        HandlerResult(name, event, Outcome.INTERRUPTED, exc, tb, attempts, reason="stopping")
+    )
+    report.interrupted = True
+    return report

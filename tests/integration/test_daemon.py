@@ -18,8 +18,9 @@ import pytest
 
 from evframe.config import Config, DaemonConfig, HandlerConfig, SiteConfig
 from evframe.daemon import Daemon
+from evframe.handler import Status
 from evframe.sandbox import Sandbox
-from evframe.state import ACTIVE, FAILED, State, StateError
+from evframe.state import State, StateError
 
 SCRIPT, KEY = "daemon_test", "daemon-test-key"
 GROUP = "evframe.test_daemon_handlers"
@@ -130,7 +131,7 @@ def test_skip_records_dead_letters_and_carries_on(sandbox, writer, tmp_path):
         assert "told to fail on event" in letters["d_record", bad].error
         assert letters["d_record", bad].event["id"] == bad
         assert "requirement 'd_record' failed" in letters["d_after", bad].error
-        assert {h.status for h in state.handlers().values()} == {ACTIVE}
+        assert {h.status for h in state.handlers().values()} == {Status.ACTIVE}
 
 
 def test_retry_calls_again_then_succeeds(sandbox, writer, tmp_path, caplog):
@@ -175,7 +176,7 @@ def test_retry_exhausted_falls_back_to_stop(sandbox, writer, tmp_path):
     catch_up(config)
     with State.open(config.daemon.state, sandbox.url, lock=False) as state:
         handlers = state.handlers()
-    assert handlers["d_record"].status == FAILED
+    assert handlers["d_record"].status == Status.FAILED
     assert handlers["d_record"].cursor == ids[1] - 1
 
 
@@ -191,14 +192,14 @@ def test_stop_pauses_the_group_and_resume_catches_up(sandbox, writer, tmp_path):
     assert got["d_after"] == ids[:4]
     with State.open(failing.daemon.state, sandbox.url, lock=False) as state:
         rows = state.handlers()
-        assert rows["d_record"].status == FAILED
+        assert rows["d_record"].status == Status.FAILED
         assert rows["d_record"].failed_event_id == bad
         assert "told to fail" in (rows["d_record"].error or "")
-        assert rows["d_after"].status == FAILED
+        assert rows["d_after"].status == Status.FAILED
         assert "linked handler 'd_record'" in (rows["d_after"].error or "")
         assert rows["d_other"].cursor == ids[-1]
         # An operator resumes one member: the daemon resumes the whole group.
-        state.set_status("d_record", ACTIVE)
+        state.set_status("d_record", Status.ACTIVE)
         state.commit()
 
     before = ids[-1]
@@ -221,8 +222,8 @@ def test_operator_resume_reaches_a_running_daemon(sandbox, writer, tmp_path):
         assert wait_for(lambda: records(tmp_path).get("d_other") == ids)
         assert "d_record" not in records(tmp_path)
         with State.open(config.daemon.state, sandbox.url, lock=False) as state:
-            assert state.handlers()["d_record"].status == FAILED
-            state.set_status("d_after", ACTIVE)  # resuming any member resumes the group
+            assert state.handlers()["d_record"].status == Status.FAILED
+            state.set_status("d_after", Status.ACTIVE)  # resuming any member resumes the group
             state.commit()
         assert wait_for(lambda: records(tmp_path).get("d_after") == ids)
         assert records(tmp_path)["d_record"] == ids

@@ -207,8 +207,8 @@ def _check_handler(func: Any, name: str) -> None:
 class Validation:
     """The verdict of :func:`validate_in_subprocess` on a handler set.
 
-    ``ok`` is whether the set is valid (it loads and orders: no cycle, unknown
-    requirement or duplicate name stops it); handlers that failed to load are
+    ``ok`` is whether the set is valid (no cycle, unknown requirement or
+    duplicate name); handlers that failed to load are
     listed in ``load_errors`` without making it invalid, as the daemon serves
     the others.  ``names`` are the handlers in run order (in name order when
     the set is invalid); ``fingerprints`` are those of the set the child saw;
@@ -269,6 +269,10 @@ def _validate_here(group: str) -> Validation:
     except RegistrationError as exc:
         error = str(exc)
         names = processor.registered
+    # A name claimed twice leaves it to chance which handler runs: the set is invalid.
+    duplicates = [e for e in processor.load_errors if isinstance(e.cause, DuplicateHandlerError)]
+    if error is None and duplicates:
+        error = str(duplicates[0].cause)
     return Validation(
         ok=error is None,
         names=names,

@@ -412,9 +412,11 @@ class Processor:
 
         A failing handler with a policy in ``retry`` is called again after
         ``policy.delay(attempt)`` seconds, each retry logged as a warning.  The
-        waits are on ``stop``: once it is set (during a wait, or before a
-        handler is called) the run ends, that handler's outcome is
-        ``INTERRUPTED``, no other handler runs and ``report.interrupted`` is set.
+        waits are on ``stop``: if it is set before a failed handler would be
+        called again (during the wait, or already before it) the run ends, that
+        handler's outcome is ``INTERRUPTED``, no further handler runs and
+        ``report.interrupted`` is set.  A stop never cuts a run short otherwise:
+        the daemon finishes the event in hand before it exits.
         """
         graph = self.finalize()
         report = Report(event)
@@ -440,8 +442,6 @@ class Processor:
                             reason = f"requirement {blame[name]!r} failed"
                             results.append(HandlerResult(name, ev, Outcome.SKIPPED, reason=reason))
                             break
-                        if stop is not None and stop.is_set():
-                            return _interrupt(report, name, ev, attempt - 1, None)
                         returned = func(ctx, ev)
                         if returned is not None:
                             spawned = self._enqueue(queue, returned, name, spawned)
@@ -499,13 +499,12 @@ def _format(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def _interrupt(
-    report: Report, name: str, event: Event, attempts: int, exc: BaseException | None
-) -> Report:
-    """End ``report`` at handler ``name``, which a stop kept from (another) call."""
-    tb = _format(exc) if exc is not None else None
+def _interrupt(report: Report, name: str, event: Event, attempts: int, exc: Exception) -> Report:
+    """End ``report`` at handler ``name``, which a stop kept from being called again."""
     report.results.append(
-        HandlerResult(name, event, Outcome.INTERRUPTED, exc, tb, attempts, reason="stopping")
+        HandlerResult(
+            name, event, Outcome.INTERRUPTED, exc, _format(exc), attempts, reason="stopping"
+        )
     )
     report.interrupted = True
     return report

@@ -1,16 +1,19 @@
-"""The :class:`Processor`: registered handlers, their order, and event dispatch."""
+"""The :class:`Processor`: registered handlers, their order, and event dispatch.
+
+:class:`Context`, :class:`Report` and :class:`HandlerResult` are defined in
+:mod:`evframe.context` and :mod:`evframe.report` and importable from here.
+"""
 
 from __future__ import annotations
 
-import logging
 import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from evframe.context import Context as Context
 from evframe.errors import (
     UNSET,
     DuplicateHandlerError,
@@ -24,6 +27,8 @@ from evframe.event import Event
 from evframe.filters import Want
 from evframe.handler import HandlerSpec, Outcome, RetryPolicy, get_spec
 from evframe.ordering import HandlerGraph
+from evframe.report import HandlerResult as HandlerResult
+from evframe.report import Report as Report
 
 __all__ = ["Context", "HandlerResult", "Processor", "Report"]
 
@@ -31,107 +36,6 @@ Handler = Callable[["Context", Event], Any]
 SgFactory = Callable[[str], Any]
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _INDEX_LIMIT = 10_000
-
-
-class Context:
-    """What a handler gets as its first argument.
-
-    ``processor``, ``name``, ``log`` (logger ``evframe.handler.<name>``),
-    ``config`` (the handler's options, read-only) and ``sg`` (a
-    ``shotgun_api3.Shotgun`` for the handler's credentials, made on first use
-    and reused).
-    """
-
-    __slots__ = ("_sg", "_sg_made", "config", "log", "name", "processor")
-
-    def __init__(self, processor: Processor, name: str, config: Mapping[str, Any]) -> None:
-        self.processor = processor
-        self.name = name
-        self.log = logging.getLogger(f"evframe.handler.{name}")
-        self.config: Mapping[str, Any] = config
-        self._sg: Any = None
-        self._sg_made = False
-
-    @property
-    def sg(self) -> Any:
-        """The site connection for this handler (``shotgun_api3.Shotgun``)."""
-        if not self._sg_made:
-            factory = self.processor.sg_factory
-            if factory is None:
-                raise RuntimeError(
-                    f"handler {self.name!r} used ctx.sg, but this Processor has no site "
-                    "connection: pass sg_factory= to Processor (the daemon does), or give "
-                    "one in tests with evframe.testing"
-                )
-            self._sg = factory(self.name)
-            self._sg_made = True
-        return self._sg
-
-    @sg.setter
-    def sg(self, value: Any) -> None:
-        self._sg = value
-        self._sg_made = True
-
-    def __repr__(self) -> str:
-        return f"<Context {self.name}>"
-
-
-@dataclass
-class HandlerResult:
-    """What happened when one handler met one event."""
-
-    name: str
-    event: Event
-    status: Outcome
-    error: BaseException | None = None
-    traceback: str | None = None
-    attempts: int = 1
-    reason: str | None = None
-
-
-@dataclass
-class Report:
-    """The outcome of :meth:`Processor.run` for one root event and its follow-ups.
-
-
-    ``interrupted`` is True when a stop ended the run before every handler ran.
-    """
-
-    event: Event
-    retval: Any = None
-    results: list[HandlerResult] = field(default_factory=list)
-    interrupted: bool = False
-
-    def outcome(self, name: str) -> Outcome:
-        """What happened to one handler over the root event and its follow-ups.
-
-        ``FAILED`` if it failed on any of them, else ``INTERRUPTED`` or
-        ``SKIPPED`` if that happened once, else its last outcome;
-        ``NOT_WANTED`` if it was never called.
-        """
-        status = Outcome.NOT_WANTED
-        for result in self.results:
-            if result.name == name:
-                if result.status == Outcome.FAILED:
-                    return Outcome.FAILED
-                if status not in (Outcome.SKIPPED, Outcome.INTERRUPTED):
-                    status = result.status
-        return status
-
-    @property
-    def failures(self) -> list[HandlerResult]:
-        """Results of handlers that raised (or returned something wrong)."""
-        return [r for r in self.results if r.status == Outcome.FAILED]
-
-    @property
-    def skipped(self) -> list[HandlerResult]:
-        """Results of handlers skipped because a requirement failed."""
-        return [r for r in self.results if r.status == Outcome.SKIPPED]
-
-    @property
-    def ok(self) -> bool:
-        """True when every handler that wanted the event ran without failing."""
-        return not self.interrupted and all(r.status == Outcome.OK for r in self.results)
 
 
 # One dispatch entry: (name, function, context, extra per-event check or None).

@@ -371,8 +371,8 @@ class State:
         """The handler's row, created active at ``cursor`` if it is new."""
         self._write(
             "INSERT OR IGNORE INTO handlers (name, cursor, status, updated_at) "
-            "VALUES (?, ?, 'active', ?)",
-            (name, cursor, time.time()),
+            "VALUES (?, ?, ?, ?)",
+            (name, cursor, Status.ACTIVE.value, time.time()),
         )
         found = self.handler(name)
         assert found is not None

@@ -370,8 +370,7 @@ class State:
     def ensure_handler(self, name: str, cursor: int) -> HandlerState:
         """The handler's row, created active at ``cursor`` if it is new."""
         self._write(
-            "INSERT OR IGNORE INTO handlers (name, cursor, status, updated_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO handlers (name, cursor, status, updated_at) VALUES (?, ?, ?, ?)",
             (name, cursor, Status.ACTIVE.value, time.time()),
         )
         found = self.handler(name)

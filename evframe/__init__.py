@@ -15,15 +15,20 @@ from evframe.errors import FollowupLimitError as FollowupLimitError
 from evframe.errors import HandlerError as HandlerError
 from evframe.errors import HandlerLoadError as HandlerLoadError
 from evframe.errors import HandlerReturnError as HandlerReturnError
+from evframe.errors import HandlerSetError as HandlerSetError
 from evframe.errors import RegistrationError as RegistrationError
 from evframe.errors import StopProcessing as StopProcessing
 from evframe.errors import UnknownRequirementError as UnknownRequirementError
 from evframe.event import Event as Event
 from evframe.event import ShotgunEvent as ShotgunEvent
-from evframe.filters import want as want
-from evframe.ordering import on_error as on_error
-from evframe.ordering import required_by as required_by
-from evframe.ordering import requires as requires
+from evframe.handler import Outcome as Outcome
+from evframe.handler import Policy as Policy
+from evframe.handler import RetryPolicy as RetryPolicy
+from evframe.handler import Status as Status
+from evframe.handler import on_error as on_error
+from evframe.handler import required_by as required_by
+from evframe.handler import requires as requires
+from evframe.handler import want as want
 from evframe.processor import Context as Context
 from evframe.processor import HandlerResult as HandlerResult
 from evframe.processor import Processor as Processor
@@ -45,10 +50,15 @@ __all__ = [
     "HandlerLoadError",
     "HandlerResult",
     "HandlerReturnError",
+    "HandlerSetError",
+    "Outcome",
+    "Policy",
     "Processor",
     "RegistrationError",
     "Report",
+    "RetryPolicy",
     "ShotgunEvent",
+    "Status",
     "StopProcessing",
     "UnknownRequirementError",
     "__version__",

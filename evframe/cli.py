@@ -23,16 +23,9 @@ from typing import Any, NoReturn
 import click
 
 from evframe import __version__
+from evframe._exitcodes import EXIT_CONFIG, EXIT_ERROR, EXIT_HANDLERS, EXIT_LOCKED, EXIT_STATE
 from evframe.config import Config, ConfigError, load_config
-from evframe.daemon import (
-    EXIT_CONFIG,
-    EXIT_ERROR,
-    EXIT_HANDLERS,
-    EXIT_LOCKED,
-    EXIT_STATE,
-    Daemon,
-    HandlerSetError,
-)
+from evframe.daemon import Daemon, HandlerSetError
 from evframe.redact import redact
 from evframe.state import StateError, StateLockedError
 

@@ -9,8 +9,6 @@ status change, which the daemon notices at its next poll).
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import importlib.metadata
 import itertools
 import json
 import logging
@@ -18,43 +16,27 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 import click
 
+from evframe._exitcodes import EXIT_CONFIG, EXIT_ERROR, EXIT_HANDLERS, EXIT_OK, EXIT_STATE
 from evframe.config import Config
-from evframe.daemon import (
-    EVENT_FIELDS,
-    EXIT_CONFIG,
-    EXIT_ERROR,
-    EXIT_HANDLERS,
-    EXIT_OK,
-    EXIT_STATE,
-)
+from evframe.discovery import distributions
 from evframe.errors import RegistrationError
-from evframe.event import ShotgunEvent
-from evframe.filters import Want
-from evframe.processor import FAILED, NOT_WANTED, OK, SKIPPED, Processor
+from evframe.event import EVENT_FIELDS, ShotgunEvent
+from evframe.filters import never_co_occur
+from evframe.handler import Outcome, Policy, Status
+from evframe.processor import Processor
 from evframe.redact import redact, redact_secrets
-from evframe.state import (
-    ACTIVE,
-    DISABLED,
-    HandlerState,
-    State,
-    StateError,
-    format_id_ranges,
-    id_ranges,
-)
-from evframe.state import FAILED as FAILED_STATUS
+from evframe.state import HandlerState, State, StateError, format_id_ranges, id_ranges
 
 __all__ = [
     "check_command",
     "graph_command",
     "handlers_command",
-    "never_co_occur",
     "replay_command",
     "state_command",
-    "wants_disjoint",
 ]
 
 EXIT_USAGE = 2
@@ -156,15 +138,6 @@ def _lag(read_cursor: int | None, row: HandlerState | None) -> int | None:
     return read_cursor - row.cursor
 
 
-def _distributions(group: str) -> dict[str, str]:
-    """``{entry-point name: "dist version"}`` for ``group``."""
-    out: dict[str, str] = {}
-    for ep in importlib.metadata.entry_points(group=group):
-        dist = getattr(ep, "dist", None)
-        out.setdefault(ep.name, f"{dist.name} {dist.version}" if dist is not None else "?")
-    return out
-
-
 def _make_processor(config: Config, sg_factory: Any = None) -> Processor:
     return Processor(
         config=lambda name: config.handler(name).config,
@@ -175,62 +148,48 @@ def _make_processor(config: Config, sg_factory: Any = None) -> Processor:
 
 @dataclasses.dataclass
 class _Loaded:
-    """A handler set loaded for a tool: what loaded, what did not, and why."""
+    """A handler set loaded for a tool: what loaded, what did not, and why.
+
+    ``failed`` names the handlers that did not load; ``ordered`` is False when
+    the set is invalid (``names`` are then in name order).
+    """
 
     processor: Processor
     group: str
     names: list[str]
     errors: list[str]
     ordered: bool
+    failed: set[str]
 
 
 def _load(config: Config, group: str, sg_factory: Any = None) -> _Loaded:
     """Load every handler of ``group``, collecting every problem instead of stopping
     at the first (``check`` then treats any of them as an error)."""
     processor = _make_processor(config, sg_factory)
-    errors: list[str] = []
-    ordered = True
-    # load_from logs each failure too; the tools report them themselves.
-    proc_log = logging.getLogger("evframe.processor")
-    disabled = proc_log.disabled
-    proc_log.disabled = True
+    invalid: list[str] = []
     try:
         processor.load_from(group, strict=False)
     except RegistrationError as exc:
-        errors.append(str(exc))
-        ordered = False
-    finally:
-        proc_log.disabled = disabled
-    errors[:0] = [str(e) for e in processor.load_errors]
-    if ordered:
-        names = processor.names
-    else:
-        failed = {e.entry_point.split(" = ")[0] for e in processor.load_errors}
-        names = sorted({ep.name for ep in importlib.metadata.entry_points(group=group)} - failed)
-        names = [n for n in names if _has_handler(processor, n)]
-    return _Loaded(processor, group, names, errors, ordered)
-
-
-def _has_handler(processor: Processor, name: str) -> bool:
-    try:
-        processor.handler(name)
-    except KeyError:
-        return False
-    return True
+        invalid.append(str(exc))
+    errors = [str(e) for e in processor.load_errors] + invalid
+    names = processor.registered if invalid else processor.names
+    failed = {e.handler for e in processor.load_errors}
+    return _Loaded(processor, group, names, errors, not invalid, failed)
 
 
 def _on_error(config: Config, processor: Processor, name: str) -> tuple[str, str]:
-    """The effective failure policy of ``name`` and where it comes from."""
+    """The effective failure policy of ``name`` (as text) and where it comes from."""
     hcfg = config.handler(name)
+    declared = processor.spec(name).on_error
     if hcfg.on_error:
-        policy, source = hcfg.on_error, f"[handlers.{name}] on_error"
-    elif processor.spec(name).on_error:
-        policy, source = cast("str", processor.spec(name).on_error), "@on_error"
+        policy, source = Policy(hcfg.on_error), f"[handlers.{name}] on_error"
+    elif declared is not None:
+        policy, source = declared, "@on_error"
     else:
-        policy, source = "stop", "default"
-    if policy == "retry":
-        policy = f"retry x{hcfg.retry_attempts}, then {hcfg.retry_fallback}"
-    return policy, source
+        policy, source = Policy.STOP, "default"
+    if policy == Policy.RETRY:
+        return f"retry x{hcfg.retry_attempts}, then {hcfg.retry_fallback}", source
+    return policy.value, source
 
 
 def _filters(processor: Processor, name: str) -> list[str]:
@@ -245,73 +204,7 @@ def _requirements(loaded: _Loaded, name: str) -> list[str]:
     return sorted(spec.requires)
 
 
-# --------------------------------------------------------------------------- co-occurrence
-
-
-def _literal_ends(glob: str) -> tuple[str, str]:
-    """The literal prefix and suffix every match of ``glob`` has."""
-    specials = [i for i, c in enumerate(glob) if c in "*?["]
-    prefix = glob[: specials[0]]
-    # After a "[...]" class the rest may start with "]": keep no suffix then.
-    suffix = "" if "[" in glob else glob[specials[-1] + 1 :]
-    return prefix, suffix
-
-
-def _globs_disjoint(a: str, b: str) -> bool:
-    """True only when no string can match both globs (checked on literal ends)."""
-    pa, sa = _literal_ends(a)
-    pb, sb = _literal_ends(b)
-    if not (pa.startswith(pb) or pb.startswith(pa)):
-        return True
-    return not (sa.endswith(sb) or sb.endswith(sa))
-
-
-def _names_disjoint(a: Want, b: Want) -> bool:
-    if not (a.names or a.globs) or not (b.names or b.globs):
-        return False  # one side accepts any event name
-    if a.names & b.names:
-        return False
-    for name in a.names:
-        if any(fnmatch.fnmatchcase(name, g) for g in b.globs):
-            return False
-    for name in b.names:
-        if any(fnmatch.fnmatchcase(name, g) for g in a.globs):
-            return False
-    return all(_globs_disjoint(ga, gb) for ga in a.globs for gb in b.globs)
-
-
-def _projects_disjoint(a: frozenset[int | str] | None, b: frozenset[int | str] | None) -> bool:
-    if a is None or b is None or a & b:
-        return False
-    # An id and a name may be the same project: only same-kind sets prove anything.
-    kinds = {type(v) for v in a | b}
-    return len(kinds) == 1
-
-
-def wants_disjoint(a: Want, b: Want) -> bool:
-    """True when no event can match both filters, judging only their static parts.
-
-    Conservative: predicates are ignored (they only narrow), and ``False`` means
-    "they may overlap", not "they do".
-    """
-    if _names_disjoint(a, b):
-        return True
-    if a.entity is not None and b.entity is not None and not (a.entity & b.entity):
-        return True
-    if a.field is not None and b.field is not None and not (a.field & b.field):
-        return True
-    return _projects_disjoint(a.project, b.project)
-
-
-def never_co_occur(a: Sequence[Want], b: Sequence[Want]) -> bool:
-    """True when two handlers' ``@want`` lists provably never match one event.
-
-    No ``@want`` means every event; several are alternatives, so every pair
-    must be disjoint.
-    """
-    if not a or not b:
-        return False
-    return all(wants_disjoint(wa, wb) for wa in a for wb in b)
+# --------------------------------------------------------------------------- edges
 
 
 def _edge_warnings(loaded: _Loaded) -> list[str]:
@@ -359,7 +252,7 @@ def check_command(config_path: Path | None, group: str | None, connect: bool, st
     group = group or config.daemon.group
     loaded = _load(config, group)
     processor = loaded.processor
-    dists = _distributions(group)
+    dists = distributions(group)
     warnings: list[str] = []
     site_errors: list[str] = []
     out: list[str] = []
@@ -396,13 +289,11 @@ def check_command(config_path: Path | None, group: str | None, connect: bool, st
                 out.append(f"       disabled in the config ([handlers.{name}] enabled = false)")
 
     for name in sorted(config.handlers):
-        if name not in loaded.names:
-            failed = any(f"handler {name!r}" in e for e in loaded.errors)
-            if not failed:
-                warnings.append(
-                    f"[handlers.{name}] configures a handler that is not installed "
-                    f"(not in entry-point group {group!r}); check the name"
-                )
+        if name not in loaded.names and name not in loaded.failed:
+            warnings.append(
+                f"[handlers.{name}] configures a handler that is not installed "
+                f"(not in entry-point group {group!r}); check the name"
+            )
     warnings.extend(_edge_warnings(loaded))
 
     if connect and config.site.url:
@@ -477,7 +368,7 @@ def _check_site(config: Config, out: list[str]) -> list[str]:
 
 def _handler_rows(config: Config, loaded: _Loaded, view: _StateView | None) -> list[dict[str, Any]]:
     processor = loaded.processor
-    dists = _distributions(loaded.group)
+    dists = distributions(loaded.group)
     read_cursor = view.read_cursor if view is not None else None
     stored = view.handlers if view is not None else {}
     rows = []
@@ -624,14 +515,18 @@ def _linked(config_path: Path | None, name: str) -> list[str]:
 
 
 def _set_status(
-    ctx: click.Context, name: str, config_path: Path | None, state_path: Path | None, status: str
+    ctx: click.Context,
+    name: str,
+    config_path: Path | None,
+    state_path: Path | None,
+    status: Status,
 ) -> None:
     parent = ctx.obj or {}
     config_path = config_path or parent.get("config_path")
     path = _state_file(config_path, state_path or parent.get("state_path"))
     # Members of the group paused with it resume too: left failed, they would pause
     # the resumed handler again when a daemon (re)starts.
-    linked = _linked(config_path, name) if status == ACTIVE else []
+    linked = _linked(config_path, name) if status == Status.ACTIVE else []
     also: list[HandlerState] = []
     try:
         with State.open(path, None, lock=False, create=False) as state:
@@ -644,7 +539,7 @@ def _set_status(
                     EXIT_ERROR,
                 )
             read_cursor = state.read_cursor
-            also = [rows[n] for n in linked if n in rows and rows[n].status == FAILED_STATUS]
+            also = [rows[n] for n in linked if n in rows and rows[n].status == Status.FAILED]
             if row.status == status and not also:
                 click.echo(f"{name} is already {status} (cursor {row.cursor}); nothing changed")
                 return
@@ -654,7 +549,7 @@ def _set_status(
     except StateError as exc:
         _fail(str(exc), EXIT_STATE)
     was = f"was {row.status}" + (f": {_error_line(row.error)}" if row.error else "")
-    if status == ACTIVE:
+    if status == Status.ACTIVE:
         lag = f", {read_cursor - row.cursor} event(s) behind" if read_cursor is not None else ""
         lines = [f"resumed {name} ({was}); it continues after event {row.cursor}{lag}."]
         lines += [
@@ -689,7 +584,7 @@ def resume_command(
     poll and resumes the handler's whole linked group (handlers joined to it by
     @requires/@required_by) together, in order.
     """
-    _set_status(ctx, name, config_path, state_path, ACTIVE)
+    _set_status(ctx, name, config_path, state_path, Status.ACTIVE)
 
 
 @handlers_command.command("disable")
@@ -706,7 +601,7 @@ def disable_command(
     runs it again, catching up from where it was disabled. (To disable a
     handler for good, set enabled = false in its [handlers.NAME] config section.)
     """
-    _set_status(ctx, name, config_path, state_path, DISABLED)
+    _set_status(ctx, name, config_path, state_path, Status.DISABLED)
 
 
 # --------------------------------------------------------------------------- graph
@@ -848,7 +743,7 @@ def state_command(
         lines.append(f"pending ids: {len(pending)} ({format_id_ranges(ranges)})")
     else:
         lines.append("pending ids: none")
-    failed = [h for h in handlers.values() if h.status == "failed"]
+    failed = [h for h in handlers.values() if h.status == Status.FAILED]
     if failed:
         lines.append("")
         lines.append("Failed handlers:")
@@ -997,7 +892,7 @@ def replay_command(
         chosen = [
             n
             for n in installed
-            if config.handler(n).enabled and (n not in stored or stored[n].status == ACTIVE)
+            if config.handler(n).enabled and (n not in stored or stored[n].status == Status.ACTIVE)
         ]
         if not chosen:
             _fail("no active handler to replay through; name some with --handler", EXIT_ERROR)
@@ -1047,7 +942,8 @@ def _replay(
     # Retries through site trouble, like the daemon; Ctrl-C still stops it.
     guard = SiteGuard(threading.Event(), error_after=config.daemon.site_error_after)
     only = frozenset(chosen)
-    counts = {name: {OK: 0, FAILED: 0, SKIPPED: 0, NOT_WANTED: 0} for name in chosen}
+    shown = (Outcome.OK, Outcome.FAILED, Outcome.SKIPPED, Outcome.NOT_WANTED)
+    counts = {name: dict.fromkeys(shown, 0) for name in chosen}
     failures: list[tuple[int, str, str]] = []
     events = 0
     first_seen: int | None = None
@@ -1073,8 +969,8 @@ def _replay(
         f"{len(chosen)} handler(s); cursors and state file untouched",
         "",
         _table(
-            ("HANDLER", "OK", "FAILED", "SKIPPED", "NOT_WANTED"),
-            ((n, c[OK], c[FAILED], c[SKIPPED], c[NOT_WANTED]) for n, c in counts.items()),
+            ("HANDLER", *(o.value.upper() for o in shown)),
+            ((n, *(c[o] for o in shown)) for n, c in counts.items()),
         ),
     ]
     for event_id, name, tb in failures:

@@ -41,7 +41,7 @@ from evframe._kinds import (
 )
 from evframe._schema import REQUIRED, Invalid, env_name, key, load_root, reference, secret_values
 from evframe.errors import EvframeError
-from evframe.filters import ON_ERROR_POLICIES
+from evframe.handler import Policy
 from evframe.redact import mask_proxy, proxy_password
 
 if sys.version_info >= (3, 11):
@@ -162,7 +162,7 @@ class HandlerConfig:
     name: str
     enabled: bool = key(Flag(), True, "`false` keeps the handler from running.")
     on_error: str | None = key(
-        Choice(*ON_ERROR_POLICIES), None,
+        Choice(*(p.value for p in Policy)), None,
         "What a failure does. `stop`: the handler and every handler linked to it by ordering "
         "edges pause at the failing event until its code changes or an operator resumes it. "
         "`skip`: a dead letter is recorded and processing goes on. `retry`: retried with "

@@ -12,6 +12,7 @@ __all__ = [
     "HandlerError",
     "HandlerLoadError",
     "HandlerReturnError",
+    "HandlerSetError",
     "RegistrationError",
     "StopProcessing",
     "UnknownRequirementError",
@@ -36,7 +37,13 @@ UNSET: Final = _Unset()
 
 
 class EvframeError(Exception):
-    """Base class of every error evframe raises."""
+    """Base class of every error evframe raises.
+
+    ``exit_code`` is the status the command line exits with when this error
+    ends a command.
+    """
+
+    exit_code: int = 1
 
 
 class RegistrationError(EvframeError):
@@ -45,6 +52,14 @@ class RegistrationError(EvframeError):
 
 class DuplicateHandlerError(RegistrationError):
     """Two handlers were registered under one name."""
+
+    @classmethod
+    def between(cls, name: str, first: str, second: str) -> DuplicateHandlerError:
+        """The error for ``name`` coming from both sources ``first`` and ``second``."""
+        return cls(
+            f"two handlers are named {name!r}: {first} and {second}; "
+            "rename one of them (the name is the entry-point name)"
+        )
 
 
 class UnknownRequirementError(RegistrationError):
@@ -60,15 +75,32 @@ class CycleError(RegistrationError):
 
 
 class HandlerLoadError(EvframeError):
-    """An entry point could not be loaded (import error, not a function, bad spec)."""
+    """An entry point could not be loaded (import error, not a function, bad spec).
+
+    ``handler`` is the entry-point name, ``entry_point`` its ``name = value``
+    line, ``distribution`` the distribution declaring it, ``cause`` the error.
+    """
 
     def __init__(
-        self, message: str, *, entry_point: str, distribution: str | None, cause: BaseException
+        self,
+        message: str,
+        *,
+        handler: str,
+        entry_point: str,
+        distribution: str | None,
+        cause: BaseException,
     ) -> None:
         super().__init__(message)
+        self.handler = handler
         self.entry_point = entry_point
         self.distribution = distribution
         self.cause = cause
+
+
+class HandlerSetError(EvframeError):
+    """The installed handler set is invalid (a cycle, an unknown requirement...)."""
+
+    exit_code = 6
 
 
 class HandlerError(EvframeError):

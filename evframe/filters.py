@@ -1,23 +1,26 @@
-"""``@want``: which events a handler is called for, and the handler spec it builds."""
+"""Which events a handler wants: ``Want`` filters, their matching, and their overlap.
+
+A :class:`Want` is one ``@want(...)`` (the decorator lives in
+:mod:`evframe.handler`).  Matching is split in a static part, known from the
+event's (name, entity type, field) and resolved once per distinct key, and a
+dynamic part (project, predicates) checked per event.  :func:`never_co_occur`
+tells whether two handlers' filters can ever match one event.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from evframe.event import Event
 
-__all__ = ["HandlerSpec", "Want", "get_spec", "want"]
+__all__ = ["Predicate", "Want", "never_co_occur", "parse_want", "wants_disjoint"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 Predicate = Callable[["Event"], Any]
-
-SPEC_ATTR = "__evframe_spec__"
-ON_ERROR_POLICIES = ("stop", "skip", "retry")
 
 
 @dataclass(frozen=True)
@@ -73,36 +76,6 @@ class Want:
         return f"want({', '.join(parts)})"
 
 
-@dataclass
-class HandlerSpec:
-    """Everything the decorators attached to one handler function."""
-
-    wants: list[Want] = field(default_factory=list)
-    requires: set[str] = field(default_factory=set)
-    required_by: set[str] = field(default_factory=set)
-    on_error: str | None = None
-
-    def wants_event(self, event: Event) -> bool:
-        """No ``@want`` means every event; several are alternatives."""
-        return not self.wants or any(w.matches(event) for w in self.wants)
-
-
-def get_spec(func: Callable[..., Any], *, create: bool = False) -> HandlerSpec:
-    """The spec attached to ``func`` (a fresh empty one if it has none)."""
-    spec = getattr(func, SPEC_ATTR, None)
-    if isinstance(spec, HandlerSpec):
-        return spec
-    spec = HandlerSpec()
-    if create:
-        try:
-            setattr(func, SPEC_ATTR, spec)
-        except (AttributeError, TypeError) as exc:
-            raise TypeError(
-                f"evframe decorators need a function they can mark; got {func!r}"
-            ) from exc
-    return spec
-
-
 def _collection(key: str, value: Any, kinds: tuple[type, ...]) -> frozenset[Any] | None:
     if value is None:
         return None
@@ -126,28 +99,17 @@ def _collection(key: str, value: Any, kinds: tuple[type, ...]) -> frozenset[Any]
     return out
 
 
-def want(
-    *names_or_predicates: str | Predicate,
+def parse_want(
+    names_or_predicates: Sequence[str | Predicate],
+    *,
     entity: str | Collection[str] | None = None,
     field: str | Collection[str] | None = None,
     project: int | str | Collection[int | str] | None = None,
-    **unknown: Any,
-) -> Callable[[F], F]:
-    """Call the decorated handler only for the events this filter matches.
+) -> Want:
+    """The :class:`Want` for the arguments of one ``@want(...)``, checked.
 
-    Strings are event names (``"Shotgun_Task_Change"``); a string with ``*``,
-    ``?`` or ``[`` is a glob (``"Shotgun_*_Change"``).  Callables are predicates
-    ``f(event) -> bool``.  ``entity=``, ``field=`` and ``project=`` (an id or a
-    name) each take one value or a collection.  Everything in one ``@want``
-    must match (any one of the names); several ``@want`` on a handler are
-    alternatives.  The function is returned unchanged.
+    Bad arguments raise ``TypeError`` saying what ``@want`` takes.
     """
-    if unknown:
-        bad = ", ".join(sorted(unknown))
-        raise TypeError(
-            f"@want() got unknown keyword argument(s) {bad}; it takes event names, "
-            "predicates and the keywords entity=, field=, project="
-        )
     if not names_or_predicates and entity is None and field is None and project is None:
         raise TypeError(
             "@want() needs at least one event name, predicate or keyword filter "
@@ -173,7 +135,7 @@ def want(
                 f"event), not {item!r} of type {type(item).__name__}"
             )
     glob_re = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
-    spec_want = Want(
+    return Want(
         names=frozenset(names),
         globs=tuple(globs),
         predicates=tuple(predicates),
@@ -183,9 +145,71 @@ def want(
         _glob_re=glob_re,
     )
 
-    def mark(func: F) -> F:
-        # Decorators apply bottom-up; insert first so wants read top-down.
-        get_spec(func, create=True).wants.insert(0, spec_want)
-        return func
 
-    return mark
+# -- can two filters ever match one event? ------------------------------------
+
+
+def _literal_ends(glob: str) -> tuple[str, str]:
+    """The literal prefix and suffix every match of ``glob`` has."""
+    specials = [i for i, c in enumerate(glob) if c in "*?["]
+    prefix = glob[: specials[0]]
+    # After a "[...]" class the rest may start with "]": keep no suffix then.
+    suffix = "" if "[" in glob else glob[specials[-1] + 1 :]
+    return prefix, suffix
+
+
+def _globs_disjoint(a: str, b: str) -> bool:
+    """True only when no string can match both globs (checked on literal ends)."""
+    pa, sa = _literal_ends(a)
+    pb, sb = _literal_ends(b)
+    if not (pa.startswith(pb) or pb.startswith(pa)):
+        return True
+    return not (sa.endswith(sb) or sb.endswith(sa))
+
+
+def _names_disjoint(a: Want, b: Want) -> bool:
+    if not (a.names or a.globs) or not (b.names or b.globs):
+        return False  # one side accepts any event name
+    if a.names & b.names:
+        return False
+    for name in a.names:
+        if any(fnmatch.fnmatchcase(name, g) for g in b.globs):
+            return False
+    for name in b.names:
+        if any(fnmatch.fnmatchcase(name, g) for g in a.globs):
+            return False
+    return all(_globs_disjoint(ga, gb) for ga in a.globs for gb in b.globs)
+
+
+def _projects_disjoint(a: frozenset[int | str] | None, b: frozenset[int | str] | None) -> bool:
+    if a is None or b is None or a & b:
+        return False
+    # An id and a name may be the same project: only same-kind sets prove anything.
+    kinds = {type(v) for v in a | b}
+    return len(kinds) == 1
+
+
+def wants_disjoint(a: Want, b: Want) -> bool:
+    """True when no event can match both filters, judging only their static parts.
+
+    Conservative: predicates are ignored (they only narrow), and ``False`` means
+    "they may overlap", not "they do".
+    """
+    if _names_disjoint(a, b):
+        return True
+    if a.entity is not None and b.entity is not None and not (a.entity & b.entity):
+        return True
+    if a.field is not None and b.field is not None and not (a.field & b.field):
+        return True
+    return _projects_disjoint(a.project, b.project)
+
+
+def never_co_occur(a: Sequence[Want], b: Sequence[Want]) -> bool:
+    """True when two handlers' ``@want`` lists provably never match one event.
+
+    No ``@want`` means every event; several are alternatives, so every pair
+    must be disjoint.
+    """
+    if not a or not b:
+        return False
+    return all(wants_disjoint(wa, wb) for wa in a for wb in b)

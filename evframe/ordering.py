@@ -1,68 +1,16 @@
-"""``@requires`` / ``@required_by`` and the one order handlers run in."""
+"""The one order handlers run in, from their ``@requires`` / ``@required_by`` edges."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import networkx as nx
 
 from evframe.errors import CycleError, UnknownRequirementError
-from evframe.filters import ON_ERROR_POLICIES, get_spec
+from evframe.handler import get_spec
 
-__all__ = ["HandlerGraph", "on_error", "required_by", "requires"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _names(decorator: str, names: tuple[str, ...]) -> set[str]:
-    if not names:
-        raise TypeError(f"@{decorator}() needs at least one handler name")
-    for name in names:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"@{decorator}() takes handler names (non-empty str), got {name!r}")
-    return set(names)
-
-
-def requires(*handler_names: str) -> Callable[[F], F]:
-    """Run the decorated handler after these handlers, whenever both run for an event.
-
-    A required handler that does not want an event does not stop this one from
-    running; if a required handler fails, this one is skipped for that event.
-    """
-    names = _names("requires", handler_names)
-
-    def mark(func: F) -> F:
-        get_spec(func, create=True).requires.update(names)
-        return func
-
-    return mark
-
-
-def required_by(*handler_names: str) -> Callable[[F], F]:
-    """Run the decorated handler before these handlers, whenever both run for an event."""
-    names = _names("required_by", handler_names)
-
-    def mark(func: F) -> F:
-        get_spec(func, create=True).required_by.update(names)
-        return func
-
-    return mark
-
-
-def on_error(policy: str) -> Callable[[F], F]:
-    """Set the handler's default failure policy in the daemon: stop, skip or retry.
-
-    The ``on_error`` key of the handler's config section overrides it.
-    """
-    if policy not in ON_ERROR_POLICIES:
-        raise TypeError(f"@on_error() takes one of {', '.join(ON_ERROR_POLICIES)}, got {policy!r}")
-
-    def mark(func: F) -> F:
-        get_spec(func, create=True).on_error = policy
-        return func
-
-    return mark
+__all__ = ["HandlerGraph"]
 
 
 class HandlerGraph:

@@ -1,19 +1,19 @@
-"""The :class:`Processor`: registered handlers, their order, and event dispatch."""
+"""The :class:`Processor`: registered handlers, their order, and event dispatch.
+
+:class:`Context`, :class:`Report` and :class:`HandlerResult` are defined in
+:mod:`evframe.context` and :mod:`evframe.report` and importable from here.
+"""
 
 from __future__ import annotations
 
-import importlib.metadata
-import inspect
-import logging
+import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import stevedore
-
+from evframe.context import Context as Context
 from evframe.errors import (
     UNSET,
     DuplicateHandlerError,
@@ -24,123 +24,18 @@ from evframe.errors import (
     StopProcessing,
 )
 from evframe.event import Event
-from evframe.filters import HandlerSpec, Want, get_spec
+from evframe.filters import Want
+from evframe.handler import HandlerSpec, Outcome, RetryPolicy, get_spec
 from evframe.ordering import HandlerGraph
+from evframe.report import HandlerResult as HandlerResult
+from evframe.report import Report as Report
 
-__all__ = [
-    "FAILED",
-    "NOT_WANTED",
-    "OK",
-    "SKIPPED",
-    "Context",
-    "HandlerResult",
-    "Processor",
-    "Report",
-]
-
-log = logging.getLogger(__name__)
-
-OK = "ok"
-FAILED = "failed"
-SKIPPED = "skipped"
-NOT_WANTED = "not_wanted"
+__all__ = ["Context", "HandlerResult", "Processor", "Report"]
 
 Handler = Callable[["Context", Event], Any]
 SgFactory = Callable[[str], Any]
-RetryHook = Callable[[str, Event, BaseException, int], bool]
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _INDEX_LIMIT = 10_000
-
-
-class Context:
-    """What a handler gets as its first argument.
-
-    ``processor``, ``name``, ``log`` (logger ``evframe.handler.<name>``),
-    ``config`` (the handler's options, read-only) and ``sg`` (a
-    ``shotgun_api3.Shotgun`` for the handler's credentials, made on first use
-    and reused).
-    """
-
-    __slots__ = ("_sg", "_sg_made", "config", "log", "name", "processor")
-
-    def __init__(self, processor: Processor, name: str, config: Mapping[str, Any]) -> None:
-        self.processor = processor
-        self.name = name
-        self.log = logging.getLogger(f"evframe.handler.{name}")
-        self.config: Mapping[str, Any] = config
-        self._sg: Any = None
-        self._sg_made = False
-
-    @property
-    def sg(self) -> Any:
-        """The site connection for this handler (``shotgun_api3.Shotgun``)."""
-        if not self._sg_made:
-            factory = self.processor.sg_factory
-            if factory is None:
-                raise RuntimeError(
-                    f"handler {self.name!r} used ctx.sg, but this Processor has no site "
-                    "connection: pass sg_factory= to Processor (the daemon does), or give "
-                    "one in tests with evframe.testing"
-                )
-            self._sg = factory(self.name)
-            self._sg_made = True
-        return self._sg
-
-    @sg.setter
-    def sg(self, value: Any) -> None:
-        self._sg = value
-        self._sg_made = True
-
-    def __repr__(self) -> str:
-        return f"<Context {self.name}>"
-
-
-@dataclass
-class HandlerResult:
-    """What happened when one handler met one event."""
-
-    name: str
-    event: Event
-    status: str
-    error: BaseException | None = None
-    traceback: str | None = None
-    attempts: int = 1
-    reason: str | None = None
-
-
-@dataclass
-class Report:
-    """The outcome of :meth:`Processor.run` for one root event and its follow-ups."""
-
-    event: Event
-    retval: Any = None
-    results: list[HandlerResult] = field(default_factory=list)
-
-    def outcome(self, name: str) -> str:
-        """``ok``, ``failed``, ``skipped`` or ``not_wanted`` for one handler."""
-        status = NOT_WANTED
-        for result in self.results:
-            if result.name == name:
-                if result.status == FAILED:
-                    return FAILED
-                if status != SKIPPED:
-                    status = result.status
-        return status
-
-    @property
-    def failures(self) -> list[HandlerResult]:
-        """Results of handlers that raised (or returned something wrong)."""
-        return [r for r in self.results if r.status == FAILED]
-
-    @property
-    def skipped(self) -> list[HandlerResult]:
-        """Results of handlers skipped because a requirement failed."""
-        return [r for r in self.results if r.status == SKIPPED]
-
-    @property
-    def ok(self) -> bool:
-        """True when no handler failed or was skipped."""
-        return all(r.status == OK for r in self.results)
 
 
 # One dispatch entry: (name, function, context, extra per-event check or None).
@@ -157,31 +52,6 @@ def _dynamic_check(wants: list[Want]) -> Callable[[Event], Any] | None:
             return only.predicates[0]
         return only.matches_dynamic
     return lambda event: any(w.matches_dynamic(event) for w in wants)
-
-
-class _FreshExtensionManager(stevedore.ExtensionManager[Any]):
-    """An ExtensionManager that reads installed metadata anew each time.
-
-    stevedore caches entry points per process; the daemon must see packages
-    installed or upgraded while it runs.
-    """
-
-    def list_entry_points(self) -> list[importlib.metadata.EntryPoint]:
-        seen: set[tuple[str, str]] = set()
-        out = []
-        eps = importlib.metadata.entry_points(group=self.namespace)
-        for ep in sorted(eps, key=lambda e: (e.name, e.value)):
-            if (ep.name, ep.value) not in seen:
-                seen.add((ep.name, ep.value))
-                out.append(ep)
-        return out
-
-
-def describe_entry_point(ep: importlib.metadata.EntryPoint) -> str:
-    """``entry point 'name = module:func' in distribution 'dist 1.0'``."""
-    dist = getattr(ep, "dist", None)
-    where = f" in distribution '{dist.name} {dist.version}'" if dist is not None else ""
-    return f"entry point '{ep.name} = {ep.value}' (group {ep.group}){where}"
 
 
 class Processor:
@@ -225,10 +95,7 @@ class Processor:
             raise RegistrationError(f"handler {func!r} has no __name__; pass name=")
         source = source or _describe_func(func)
         if name in self._funcs:
-            raise DuplicateHandlerError(
-                f"two handlers are named {name!r}: {self._sources[name]} and {source}; "
-                "rename one of them (the name is the entry-point name)"
-            )
+            raise DuplicateHandlerError.between(name, self._sources[name], source)
         self._funcs[name] = func
         self._sources[name] = source
         self._invalidate()
@@ -249,52 +116,33 @@ class Processor:
         """Register every handler of the entry-point ``group`` (loaded with stevedore).
 
         A handler is named by its entry-point name.  With ``strict`` (the
-        default), the first package that fails to load raises
-        :class:`HandlerLoadError` naming the distribution, entry point and
-        error; otherwise each failure is logged, kept in ``load_errors``, and
-        the other handlers are loaded.  The handler set is then validated.
-        Returns the names registered.
+        default), the first handler that fails to load raises: a
+        :class:`HandlerLoadError` naming the handler, distribution, entry point
+        and error, or the :class:`RegistrationError` for a duplicate name.
+        Otherwise each failure is kept in ``load_errors`` (and logged by no
+        one: the caller decides) and the other handlers are registered.  The
+        handler set is then validated.  Returns the names registered.
         """
-        errors: list[HandlerLoadError] = []
+        # Imported here, not at the top: `import evframe` stays free of stevedore, and
+        # `python -m evframe.discovery` does not find its module already imported.
+        from evframe.discovery import discover, load_error
 
-        def failed(_manager: Any, ep: importlib.metadata.EntryPoint, exc: BaseException) -> None:
-            errors.append(
-                HandlerLoadError(
-                    f"cannot load handler {ep.name!r} from {describe_entry_point(ep)}: "
-                    f"{type(exc).__name__}: {exc}",
-                    entry_point=f"{ep.name} = {ep.value}",
-                    distribution=_dist_name(ep),
-                    cause=exc,
-                )
-            )
-
-        manager = _FreshExtensionManager(
-            group, invoke_on_load=False, on_load_failure_callback=failed
-        )
+        found = discover(group)
+        errors = found.errors
+        if strict and errors:
+            cause = errors[0].cause
+            raise cause if isinstance(cause, RegistrationError) else errors[0]
         loaded = []
-        for ext in manager.extensions:
-            ep = ext.entry_point
+        for name, (func, source) in found.handlers.items():
             try:
-                _check_handler(ext.plugin, ext.name)
-                self.register(ext.plugin, ext.name, source=describe_entry_point(ep))
-            except (RegistrationError, TypeError) as exc:
-                if strict and isinstance(exc, RegistrationError):
+                self.register(func, name, source=source)
+            except RegistrationError as exc:
+                if strict:
                     raise
-                errors.append(
-                    HandlerLoadError(
-                        f"cannot load handler {ext.name!r} from {describe_entry_point(ep)}: {exc}",
-                        entry_point=f"{ep.name} = {ep.value}",
-                        distribution=_dist_name(ep),
-                        cause=exc,
-                    )
-                )
+                errors.append(load_error(found.entry_points[name], exc, str(exc)))
                 continue
-            loaded.append(ext.name)
+            loaded.append(name)
         self.load_errors.extend(errors)
-        if errors and strict:
-            raise errors[0]
-        for error in errors:
-            log.error("%s", error)
         self.finalize()
         return loaded
 
@@ -329,6 +177,11 @@ class Processor:
     def names(self) -> list[str]:
         """Handler names in run order."""
         return list(self.finalize().order)
+
+    @property
+    def registered(self) -> list[str]:
+        """Handler names in name order, without validating the set (see :attr:`names`)."""
+        return sorted(self._funcs)
 
     def handler(self, name: str) -> Handler:
         """The function registered as ``name``."""
@@ -452,25 +305,32 @@ class Processor:
         event: Event,
         *,
         only: frozenset[str] | set[str] | None = None,
-        retry: RetryHook | None = None,
+        retry: Mapping[str, RetryPolicy] | None = None,
+        stop: threading.Event | None = None,
     ) -> Report:
         """Process ``event`` in isolating mode and report each handler's outcome.
 
         A failing handler does not stop the others; handlers that (transitively)
         require it are skipped for that event.  ``only`` restricts the run to
         those handler names (the others count as not wanting the event).
-        ``retry(name, event, exc, attempt)`` is asked after each failure and
-        returns True to call the handler again (it may wait first).
+
+        A failing handler with a policy in ``retry`` is called again after
+        ``policy.delay(attempt)`` seconds, each retry logged as a warning.  The
+        waits are on ``stop``: if it is set before a failed handler would be
+        called again (during the wait, or already before it) the run ends, that
+        handler's outcome is ``INTERRUPTED``, no further handler runs and
+        ``report.interrupted`` is set.  A stop never cuts a run short otherwise:
+        the daemon finishes the event in hand before it exits.
         """
         graph = self.finalize()
         report = Report(event)
         results = report.results
         queue: deque[Event] = deque((event,))
         spawned = 0
+        waiter = stop
         while queue:
             ev = queue.popleft()
-            skip: set[str] = set()
-            blame: dict[str, str] = {}
+            blame: dict[str, str] = {}  # a skipped handler -> the requirement that failed
             stopped = False
             for name, func, ctx, check in self._entries(ev):
                 if stopped:
@@ -482,46 +342,55 @@ class Processor:
                     try:
                         if check is not None and not check(ev):
                             break
-                        if name in skip:
-                            results.append(
-                                HandlerResult(
-                                    name, ev, SKIPPED, reason=f"requirement {blame[name]!r} failed"
-                                )
-                            )
+                        if name in blame:
+                            reason = f"requirement {blame[name]!r} failed"
+                            results.append(HandlerResult(name, ev, Outcome.SKIPPED, reason=reason))
                             break
                         returned = func(ctx, ev)
                         if returned is not None:
                             spawned = self._enqueue(queue, returned, name, spawned)
-                    except StopProcessing as stop:
-                        results.append(HandlerResult(name, ev, OK, attempts=attempt))
-                        if stop.retval is not UNSET:
-                            report.retval = stop.retval
+                    except StopProcessing as stopping:
+                        results.append(HandlerResult(name, ev, Outcome.OK, attempts=attempt))
+                        if stopping.retval is not UNSET:
+                            report.retval = stopping.retval
                             return report
                         stopped = True
                         break
                     except Exception as exc:
-                        if retry is not None and retry(name, ev, exc, attempt):
+                        policy = retry.get(name) if retry else None
+                        if policy is not None and attempt < policy.attempts:
+                            delay = policy.delay(attempt)
+                            ctx.log.warning(
+                                "handler %s failed on %r (attempt %d of %d): %s: %s; "
+                                "retrying in %.2f s",
+                                name,
+                                ev,
+                                attempt,
+                                policy.attempts,
+                                type(exc).__name__,
+                                exc,
+                                delay,
+                                extra={"handler": name, "event_id": getattr(ev, "id", None)},
+                            )
+                            if waiter is None:
+                                waiter = threading.Event()  # nothing can set it: a plain wait
+                            if waiter.wait(delay):
+                                return _interrupt(report, name, ev, attempt, exc)
                             attempt += 1
                             continue
-                        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                        results.append(HandlerResult(name, ev, FAILED, exc, tb, attempt))
+                        results.append(
+                            HandlerResult(name, ev, Outcome.FAILED, exc, _format(exc), attempt)
+                        )
                         for dependent in graph.dependents(name):
-                            if dependent not in skip:
-                                skip.add(dependent)
-                                blame[dependent] = name
+                            blame.setdefault(dependent, name)
                         break
                     else:
-                        results.append(HandlerResult(name, ev, OK, attempts=attempt))
+                        results.append(HandlerResult(name, ev, Outcome.OK, attempts=attempt))
                         break
         return report
 
     def __repr__(self) -> str:
         return f"<Processor {len(self._funcs)} handlers>"
-
-
-def _dist_name(ep: importlib.metadata.EntryPoint) -> str | None:
-    dist = getattr(ep, "dist", None)
-    return dist.name if dist is not None else None
 
 
 def _describe_func(func: Any) -> str:
@@ -530,19 +399,16 @@ def _describe_func(func: Any) -> str:
     return f"{module}:{qualname}"
 
 
-def _check_handler(func: Any, name: str) -> None:
-    """Refuse at load time what could only fail on the first event."""
-    if not callable(func):
-        raise TypeError(
-            f"{func!r} is not callable; an evframe handler is a function handler(ctx, event)"
+def _format(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _interrupt(report: Report, name: str, event: Event, attempts: int, exc: Exception) -> Report:
+    """End ``report`` at handler ``name``, which a stop kept from being called again."""
+    report.results.append(
+        HandlerResult(
+            name, event, Outcome.INTERRUPTED, exc, _format(exc), attempts, reason="stopping"
         )
-    try:
-        sig = inspect.signature(func)
-    except (TypeError, ValueError):
-        return
-    try:
-        sig.bind(None, None)
-    except TypeError as exc:
-        raise TypeError(
-            f"handler {name!r} cannot be called as handler(ctx, event): signature {sig} ({exc})"
-        ) from None
+    )
+    report.interrupted = True
+    return report

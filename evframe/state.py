@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from evframe.errors import EvframeError
+from evframe.handler import Status
 
 __all__ = [
-    "ACTIVE",
-    "DISABLED",
-    "FAILED",
     "DeadLetter",
     "HandlerState",
     "State",
@@ -36,10 +34,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-ACTIVE = "active"
-FAILED = "failed"
-DISABLED = "disabled"
-STATUSES = (ACTIVE, FAILED, DISABLED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,9 +63,13 @@ CREATE INDEX IF NOT EXISTS dead_letters_handler ON dead_letters (handler, event_
 class StateError(EvframeError):
     """The state file cannot be used (unreadable, newer schema, another site)."""
 
+    exit_code = 4
+
 
 class StateLockedError(StateError):
     """Another daemon holds the state file."""
+
+    exit_code = 5
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ class HandlerState:
 
     name: str
     cursor: int
-    status: str
+    status: Status
     error: str | None
     failed_event_id: int | None
     fingerprint: str | None
@@ -357,7 +355,17 @@ class State:
             "SELECT name, cursor, status, error, failed_event_id, fingerprint, updated_at "
             "FROM handlers ORDER BY name"
         ).fetchall()
-        return {row[0]: HandlerState(*row) for row in rows}
+        return {row[0]: HandlerState(row[0], row[1], self._status(row), *row[3:]) for row in rows}
+
+    def _status(self, row: Sequence[Any]) -> Status:
+        try:
+            return Status(row[2])
+        except ValueError:
+            known = ", ".join(s.value for s in Status)
+            raise StateError(
+                f"state file {self.path}: handler {row[0]!r} has the unknown status {row[2]!r} "
+                f"(known: {known}); was it written by a newer evframe?"
+            ) from None
 
     def handler(self, name: str) -> HandlerState | None:
         """One handler's row, or None."""
@@ -366,9 +374,8 @@ class State:
     def ensure_handler(self, name: str, cursor: int) -> HandlerState:
         """The handler's row, created active at ``cursor`` if it is new."""
         self._write(
-            "INSERT OR IGNORE INTO handlers (name, cursor, status, updated_at) "
-            "VALUES (?, ?, 'active', ?)",
-            (name, cursor, time.time()),
+            "INSERT OR IGNORE INTO handlers (name, cursor, status, updated_at) VALUES (?, ?, ?, ?)",
+            (name, cursor, Status.ACTIVE.value, time.time()),
         )
         found = self.handler(name)
         assert found is not None
@@ -386,24 +393,26 @@ class State:
     def set_status(
         self,
         name: str,
-        status: str,
+        status: Status | str,
         *,
         error: str | None = None,
         event_id: int | None = None,
         cursor: int | None = None,
     ) -> None:
         """Set a handler's status (and, when failing, the error and event)."""
-        if status not in STATUSES:
-            raise ValueError(f"unknown handler status {status!r}")
+        try:
+            status = Status(status)
+        except ValueError:
+            raise ValueError(f"unknown handler status {status!r}") from None
         if self.handler(name) is None:
             raise KeyError(name)
-        if status != ACTIVE and error is None:
+        if status != Status.ACTIVE and error is None:
             # Disabling a failed handler keeps the error that made it fail.
             sets = "status = ?, updated_at = ?"
-            params: list[Any] = [status, time.time()]
+            params: list[Any] = [status.value, time.time()]
         else:
             sets = "status = ?, error = ?, failed_event_id = ?, updated_at = ?"
-            params = [status, error, event_id, time.time()]
+            params = [status.value, error, event_id, time.time()]
         if cursor is not None:
             sets += ", cursor = ?"
             params.append(cursor)

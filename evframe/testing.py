@@ -9,6 +9,11 @@ Build realistic EventLogEntry records and events::
 
 ``make_record`` and friends produce the dict ``shotgun_api3`` returns for an
 EventLogEntry, shaped as a site writes it.
+
+For the daemon core, :class:`MemorySource` is an event log in memory and
+:class:`FakeClock` a clock that moves only when told to, or when the daemon
+idles: ``Daemon(config, source=MemorySource(...), clock=FakeClock())`` runs
+without HTTP and without sleeping.
 """
 
 from __future__ import annotations
@@ -28,10 +33,14 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from evframe.daemon.clock import FakeClock
+from evframe.daemon.source import MemorySource
 from evframe.event import Event, ShotgunEvent
 from evframe.processor import Processor, Report
 
 __all__ = [
+    "FakeClock",
+    "MemorySource",
     "SimpleEvent",
     "change_event",
     "install_distribution",

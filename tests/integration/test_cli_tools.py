@@ -16,8 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from evframe.cli import main
+from evframe.handler import Status
 from evframe.sandbox import Sandbox
-from evframe.state import ACTIVE, FAILED, State
+from evframe.state import State
 from evframe.testing import install_distribution
 
 DIST = Path(__file__).resolve().parent.parent / "dists" / "evframe-test-cli"
@@ -251,8 +252,8 @@ def test_replay_default_skips_handlers_not_active(
     import evframe_test_cli
 
     with State.open(replay_state, None, lock=False) as state:
-        state.set_status("cli_fail", FAILED, error="failed on event 6: boom", event_id=6)
-        state.set_status("cli_after_fail", FAILED, error="paused", event_id=6)
+        state.set_status("cli_fail", Status.FAILED, error="failed on event 6: boom", event_id=6)
+        state.set_status("cli_after_fail", Status.FAILED, error="paused", event_id=6)
     config = _config(tmp_path, site.url, f'group = "{REPLAY_GROUP}"\n')
     changes = _task_status_ids(site)
     evframe_test_cli.SEEN.clear()
@@ -262,7 +263,7 @@ def test_replay_default_skips_handlers_not_active(
     assert "through 1 handler(s)" in result.stdout
     assert evframe_test_cli.SEEN == {"cli_count": changes}
     after = _snapshot(replay_state)[1]
-    assert after["cli_fail"].status == FAILED and after["cli_count"].status == ACTIVE
+    assert after["cli_fail"].status == Status.FAILED and after["cli_count"].status == Status.ACTIVE
 
 
 def test_replay_unknown_handler_lists_installed(

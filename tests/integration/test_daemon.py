@@ -18,8 +18,9 @@ import pytest
 
 from evframe.config import Config, DaemonConfig, HandlerConfig, SiteConfig
 from evframe.daemon import Daemon
+from evframe.handler import Status
 from evframe.sandbox import Sandbox
-from evframe.state import ACTIVE, FAILED, State, StateError
+from evframe.state import State, StateError
 
 SCRIPT, KEY = "daemon_test", "daemon-test-key"
 GROUP = "evframe.test_daemon_handlers"
@@ -130,7 +131,7 @@ def test_skip_records_dead_letters_and_carries_on(sandbox, writer, tmp_path):
         assert "told to fail on event" in letters["d_record", bad].error
         assert letters["d_record", bad].event["id"] == bad
         assert "requirement 'd_record' failed" in letters["d_after", bad].error
-        assert {h.status for h in state.handlers().values()} == {ACTIVE}
+        assert {h.status for h in state.handlers().values()} == {Status.ACTIVE}
 
 
 def test_retry_calls_again_then_succeeds(sandbox, writer, tmp_path, caplog):
@@ -175,7 +176,7 @@ def test_retry_exhausted_falls_back_to_stop(sandbox, writer, tmp_path):
     catch_up(config)
     with State.open(config.daemon.state, sandbox.url, lock=False) as state:
         handlers = state.handlers()
-    assert handlers["d_record"].status == FAILED
+    assert handlers["d_record"].status == Status.FAILED
     assert handlers["d_record"].cursor == ids[1] - 1
 
 
@@ -191,14 +192,14 @@ def test_stop_pauses_the_group_and_resume_catches_up(sandbox, writer, tmp_path):
     assert got["d_after"] == ids[:4]
     with State.open(failing.daemon.state, sandbox.url, lock=False) as state:
         rows = state.handlers()
-        assert rows["d_record"].status == FAILED
+        assert rows["d_record"].status == Status.FAILED
         assert rows["d_record"].failed_event_id == bad
         assert "told to fail" in (rows["d_record"].error or "")
-        assert rows["d_after"].status == FAILED
+        assert rows["d_after"].status == Status.FAILED
         assert "linked handler 'd_record'" in (rows["d_after"].error or "")
         assert rows["d_other"].cursor == ids[-1]
         # An operator resumes one member: the daemon resumes the whole group.
-        state.set_status("d_record", ACTIVE)
+        state.set_status("d_record", Status.ACTIVE)
         state.commit()
 
     before = ids[-1]
@@ -221,8 +222,8 @@ def test_operator_resume_reaches_a_running_daemon(sandbox, writer, tmp_path):
         assert wait_for(lambda: records(tmp_path).get("d_other") == ids)
         assert "d_record" not in records(tmp_path)
         with State.open(config.daemon.state, sandbox.url, lock=False) as state:
-            assert state.handlers()["d_record"].status == FAILED
-            state.set_status("d_after", ACTIVE)  # resuming any member resumes the group
+            assert state.handlers()["d_record"].status == Status.FAILED
+            state.set_status("d_after", Status.ACTIVE)  # resuming any member resumes the group
             state.commit()
         assert wait_for(lambda: records(tmp_path).get("d_after") == ids)
         assert records(tmp_path)["d_record"] == ids
@@ -238,12 +239,12 @@ def test_late_visible_events_are_delivered_once(sandbox, writer, tmp_path):
         make_shots(writer, 2)  # the first two of these rows stay hidden for now
         visible = event_ids(writer)
         assert wait_for(lambda: records(tmp_path).get("d_other") == visible)
-        assert wait_for(lambda: len(daemon.pending) == 2)
+        assert wait_for(lambda: len(daemon.gaps) == 2)
         sandbox.faults.advance(31)
         every = event_ids(writer)
         assert len(every) == len(visible) + 2
         assert wait_for(lambda: sorted(records(tmp_path)["d_other"]) == every)
-        assert wait_for(lambda: not daemon.pending)
+        assert wait_for(lambda: not len(daemon.gaps))
     got = records(tmp_path)
     for name in ("d_record", "d_after", "d_other"):
         assert sorted(got[name]) == every, name
@@ -282,7 +283,7 @@ def test_site_down_at_start_is_waited_out(tmp_path, caplog, test_dists):
     )
     daemon = Daemon(config)
     with caplog.at_level(logging.WARNING, logger="evframe"), serving(daemon) as thread:
-        assert wait_for(lambda: daemon.guard.failures >= 3)
+        assert wait_for(lambda: daemon.source.guard.failures >= 3)
         assert thread.is_alive()
     warnings = [
         r for r in caplog.records if r.levelno == logging.WARNING and "retrying" in r.getMessage()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import evframe
-from evframe import DuplicateHandlerError, HandlerLoadError, Processor
-from evframe.testing import change_event, new_event
+from evframe import DuplicateHandlerError, HandlerLoadError, Processor, discovery
+from evframe.testing import change_event, install_distribution, new_event
+
+DISTS_DIR = Path(__file__).resolve().parent.parent / "dists"
 
 GOOD = "evframe.test_handlers"
 BROKEN = "evframe.test_broken_handlers"
@@ -101,30 +104,33 @@ def test_strict_loading_names_distribution_entry_point_and_error(dists: dict[str
     assert "broken_import = evframe_test_broken.missing:handler" in message
     assert "evframe-test-broken 1.0.0" in message
     assert "ModuleNotFoundError: No module named 'evframe_no_such_module'" in message
+    assert info.value.handler == "broken_import"
     assert info.value.distribution == "evframe-test-broken"
     assert info.value.entry_point == "broken_import = evframe_test_broken.missing:handler"
     assert isinstance(info.value.cause, ModuleNotFoundError)
 
 
-def test_lenient_loading_loads_the_rest_and_logs(
+def test_lenient_loading_loads_the_rest_and_keeps_the_errors(
     dists: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     processor = Processor()
-    with caplog.at_level(logging.ERROR, logger="evframe"):
+    with caplog.at_level(logging.DEBUG):
         loaded = processor.load_from(BROKEN, strict=False)
+    # The errors are values; logging them is the caller's choice.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert loaded == ["broken_dist_ok"]
     assert processor.names == ["broken_dist_ok"]
-    by_ep = {e.entry_point.split(" = ")[0]: e for e in processor.load_errors}
+    by_ep = {e.handler: e for e in processor.load_errors}
     assert sorted(by_ep) == ["broken_import", "broken_not_callable", "broken_signature"]
     assert all(e.distribution == "evframe-test-broken" for e in processor.load_errors)
+    for name, error in by_ep.items():
+        assert error.entry_point.startswith(f"{name} = evframe_test_broken.")
+        assert f"'{name}'" in str(error) and "evframe-test-broken 1.0.0" in str(error)
     assert "is not callable" in str(by_ep["broken_not_callable"])
     assert "'this': 'is a dict, not a function'" in str(by_ep["broken_not_callable"])
     assert "cannot be called as handler(ctx, event)" in str(by_ep["broken_signature"])
     assert "evframe_no_such_module" in str(by_ep["broken_import"])
-    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(logged) == 3
-    for name in ("broken_import", "broken_not_callable", "broken_signature"):
-        assert any(f"'{name}'" in line and "evframe-test-broken 1.0.0" in line for line in logged)
+    assert isinstance(by_ep["broken_import"].cause, ModuleNotFoundError)
     event = change_event("Task", 1, "sg_status_list", new="fin")
     processor.process(event)
     assert event.proc.broken.ok is True
@@ -156,6 +162,7 @@ def test_duplicate_name_lenient_is_a_load_error(dists: dict[str, str]) -> None:
     processor.load_from(DUP, strict=False)
     assert len(processor.load_errors) == 2
     assert all("two handlers are named 'good_prepare'" in str(e) for e in processor.load_errors)
+    assert [e.handler for e in processor.load_errors] == ["good_prepare", "good_prepare"]
     assert processor.handler("good_prepare").__module__ == "evframe_test_good"
 
 
@@ -175,3 +182,102 @@ def test_python_m_evframe_version() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"evframe, version {evframe.__version__}"
+
+
+# -- evframe.discovery --------------------------------------------------------
+
+
+@pytest.fixture
+def cli_dist() -> None:
+    """tests/dists/evframe-test-cli: its group evframe.test_cli_unknown is an invalid set."""
+    install_distribution(DISTS_DIR / "evframe-test-cli")
+
+
+def test_entry_points_are_sorted_and_read_afresh(dists: dict[str, str]) -> None:
+    eps = discovery.entry_points(GOOD)
+    assert [(ep.name, ep.value) for ep in eps] == sorted((ep.name, ep.value) for ep in eps)
+    assert discovery.entry_points("evframe.test_no_such_group") == []
+    assert discovery.distributions(GOOD)["good_prepare"] == "evframe-test-good 1.0.0"
+    assert sorted(discovery.fingerprints(GOOD)) == sorted(ep.name for ep in eps)
+
+
+def test_discover_errors_carry_the_handler_name(dists: dict[str, str]) -> None:
+    found = discovery.discover(BROKEN)
+    assert sorted(found.handlers) == ["broken_dist_ok"]
+    func, source = found.handlers["broken_dist_ok"]
+    assert callable(func) and "evframe-test-broken 1.0.0" in source
+    assert [e.handler for e in found.errors] == [
+        "broken_import",
+        "broken_not_callable",
+        "broken_signature",
+    ]
+    for error in found.errors:
+        assert isinstance(error, HandlerLoadError)
+        assert error.entry_point.startswith(f"{error.handler} = ")
+
+
+def test_discover_a_name_claimed_twice_is_an_error_not_a_choice(dists: dict[str, str]) -> None:
+    found = discovery.discover(DUP)
+    assert list(found.handlers) == ["good_prepare"]
+    (error,) = found.errors
+    assert error.handler == "good_prepare"
+    assert isinstance(error.cause, DuplicateHandlerError)
+
+
+def test_validate_in_subprocess_good_group(dists: dict[str, str]) -> None:
+    verdict = discovery.validate_in_subprocess(GOOD)
+    assert verdict.ok, verdict.error
+    assert verdict.error is None
+    assert verdict.names == [
+        "dependent_enrich",
+        "good_audit",
+        "good_prepare",
+        "dependent_rollup",
+        "good_report",
+    ]
+    assert verdict.fingerprints == discovery.fingerprints(GOOD)
+    assert verdict.load_errors == []
+
+
+def test_validate_in_subprocess_broken_packages_are_listed(dists: dict[str, str]) -> None:
+    verdict = discovery.validate_in_subprocess(BROKEN)
+    # The daemon serves the handlers that load, so the set itself is valid.
+    assert verdict.ok, verdict.error
+    assert verdict.names == ["broken_dist_ok"]
+    assert len(verdict.load_errors) == 3
+    assert "'broken_import'" in verdict.load_errors[0]
+
+
+def test_validate_in_subprocess_invalid_sets(dists: dict[str, str], cli_dist: None) -> None:
+    verdict = discovery.validate_in_subprocess("evframe.test_cli_unknown")
+    assert not verdict.ok
+    assert verdict.error is not None and "no handler named" in verdict.error
+    assert verdict.names == ["cli_needs_missing"]
+    verdict = discovery.validate_in_subprocess(DUP)
+    assert not verdict.ok
+    assert verdict.error is not None and "two handlers are named 'good_prepare'" in verdict.error
+
+
+def test_validate_in_subprocess_child_that_dies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", sys.executable + "-no-such-python")
+    verdict = discovery.validate_in_subprocess(GOOD)
+    assert not verdict.ok
+    assert verdict.error is not None and "cannot start" in verdict.error
+
+
+def test_validate_in_subprocess_timeout(dists: dict[str, str]) -> None:
+    verdict = discovery.validate_in_subprocess(GOOD, timeout=0.001)
+    assert not verdict.ok
+    assert verdict.error is not None and "took more than" in verdict.error
+
+
+def test_python_m_evframe_discovery_usage() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "evframe.discovery"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "usage: python -m evframe.discovery GROUP" in proc.stderr

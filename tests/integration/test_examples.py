@@ -12,7 +12,7 @@ import pytest
 from evframe_examples import handlers as examples
 
 from evframe import ShotgunEvent
-from evframe.daemon import EVENT_FIELDS
+from evframe.event import EVENT_FIELDS
 from evframe.sandbox import Sandbox
 from evframe.testing import make_processor
 

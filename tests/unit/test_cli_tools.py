@@ -13,9 +13,9 @@ from click.testing import CliRunner, Result
 
 from evframe import want
 from evframe.cli import main
-from evframe.cli_tools import never_co_occur, wants_disjoint
-from evframe.filters import Want
-from evframe.state import ACTIVE, DISABLED, FAILED, State
+from evframe.filters import Want, never_co_occur, wants_disjoint
+from evframe.handler import Status
+from evframe.state import State
 
 EXAMPLES = ("log_changes", "task_status_prepare", "shot_status_rollup")
 
@@ -53,7 +53,9 @@ def state_file(tmp_path: Path) -> Path:
         state.ensure_handler("alpha", 120)
         state.ensure_handler("beta", 90)
         state.ensure_handler("gamma", 100)
-        state.set_status("beta", FAILED, error="failed on event 91: KeyError: 'x'", event_id=91)
+        state.set_status(
+            "beta", Status.FAILED, error="failed on event 91: KeyError: 'x'", event_id=91
+        )
         state.add_pending([5, 6, 7, 10], deadline=2e9)
         traceback = "Traceback (most recent call last):\n  ...\nValueError: bad"
         state.add_dead_letter("gamma", 101, {"id": 101}, traceback, 1)
@@ -115,7 +117,7 @@ def test_state_json(cli: Any, state_file: Path) -> None:
     assert data["site_url"] == "https://site.example.com"
     assert data["read_cursor"] == 120
     by_name = {h["name"]: h for h in data["handlers"]}
-    assert by_name["beta"]["status"] == FAILED
+    assert by_name["beta"]["status"] == Status.FAILED
     assert by_name["beta"]["lag"] == 30
     assert by_name["beta"]["failed_event_id"] == 91
     assert data["pending"] == {"count": 4, "ranges": [[5, 7], [10, 10]]}
@@ -184,13 +186,13 @@ def test_disable_then_resume_keeps_the_cursor(cli: Any, state_file: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "disabled gamma" in result.stdout
     row = _row(state_file, "gamma")
-    assert (row.status, row.cursor) == (DISABLED, 100)
+    assert (row.status, row.cursor) == (Status.DISABLED, 100)
 
     result = cli("handlers", "resume", "gamma", "--state", str(state_file))
     assert result.exit_code == 0, result.output
     assert "continues after event 100, 20 event(s) behind" in result.stdout
     row = _row(state_file, "gamma")
-    assert (row.status, row.cursor) == (ACTIVE, 100)
+    assert (row.status, row.cursor) == (Status.ACTIVE, 100)
 
 
 def test_resume_failed_handler_clears_its_error(cli: Any, state_file: Path) -> None:
@@ -199,7 +201,7 @@ def test_resume_failed_handler_clears_its_error(cli: Any, state_file: Path) -> N
     assert result.exit_code == 0, result.output
     assert "was failed: failed on event 91" in result.stdout
     row = _row(state_file, "beta")
-    assert (row.status, row.cursor, row.error) == (ACTIVE, 90, None)
+    assert (row.status, row.cursor, row.error) == (Status.ACTIVE, 90, None)
     again = cli("handlers", "resume", "beta", "--state", str(state_file))
     assert again.exit_code == 0
     assert "already active" in again.stdout
@@ -238,7 +240,7 @@ def test_handlers_listing_with_state(cli: Any, tmp_path: Path) -> None:
         state.set_read_cursor(50)
         state.ensure_handler("log_changes", 50)
         state.ensure_handler("task_status_prepare", 40)
-        state.set_status("task_status_prepare", FAILED, error="failed on event 41: boom")
+        state.set_status("task_status_prepare", Status.FAILED, error="failed on event 41: boom")
         state.ensure_handler("retired_handler", 10)
     config = tmp_path / "evframe.toml"
     config.write_text('[handlers.log_changes]\non_error = "skip"\n')
@@ -277,9 +279,9 @@ def test_resume_resumes_the_failed_members_of_the_linked_group(cli: Any, tmp_pat
         state.set_read_cursor(30)
         for name in EXAMPLES:
             state.ensure_handler(name, 20)
-        state.set_status("task_status_prepare", FAILED, error="failed on event 21: boom")
-        state.set_status("shot_status_rollup", FAILED, error="paused: linked handler failed")
+        state.set_status("task_status_prepare", Status.FAILED, error="failed on event 21: boom")
+        state.set_status("shot_status_rollup", Status.FAILED, error="paused: linked handler failed")
     result = cli("handlers", "resume", "task_status_prepare", "--state", str(path))
     assert result.exit_code == 0, result.output
     assert "resumed shot_status_rollup too (linked to task_status_prepare)" in result.stdout
-    assert {_row(path, n).status for n in EXAMPLES} == {ACTIVE}
+    assert {_row(path, n).status for n in EXAMPLES} == {Status.ACTIVE}

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from evframe import Event, want
-from evframe.filters import SPEC_ATTR, HandlerSpec, Want, get_spec
+from evframe.filters import Want
+from evframe.handler import SPEC_ATTR, HandlerSpec, get_spec
 from evframe.testing import SimpleEvent, change_event, make_processor, new_event
 
 Handler = Callable[[Any, Event], Any]

@@ -21,7 +21,7 @@ from evframe import (
     required_by,
     requires,
 )
-from evframe.filters import get_spec
+from evframe.handler import get_spec
 from evframe.testing import SimpleEvent
 
 Handler = Callable[[Any, Event], Any]

@@ -21,9 +21,15 @@ from evframe import (
     want,
 )
 from evframe.filters import Want
+from evframe.handler import Outcome, RetryPolicy
 from evframe.testing import SimpleEvent, change_event, new_event
 
 Handler = Callable[[Any, Event], Any]
+
+
+def at_once(attempts: int) -> RetryPolicy:
+    """A retry policy that calls again at once."""
+    return RetryPolicy(attempts=attempts, backoff=0.0, max_backoff=0.0)
 
 
 @pytest.fixture
@@ -494,7 +500,7 @@ def test_run_covers_followups(calls: list[tuple[str, str]]) -> None:
     ]
 
 
-def test_run_retry_hook(calls: list[tuple[str, str]]) -> None:
+def test_run_retries_with_a_policy(calls: list[tuple[str, str]]) -> None:
     failures = [OSError("first"), OSError("second")]
 
     def flaky(ctx: Any, event: Event) -> None:
@@ -502,29 +508,20 @@ def test_run_retry_hook(calls: list[tuple[str, str]]) -> None:
         if failures:
             raise failures.pop(0)
 
-    asked: list[tuple[str, str, str, int]] = []
-
-    def retry(name: str, event: Event, exc: BaseException, attempt: int) -> bool:
-        asked.append((name, event.name, str(exc), attempt))
-        return True
-
-    report = make(flaky).run(SimpleEvent("e"), retry=retry)
-    assert asked == [("flaky", "e", "first", 1), ("flaky", "e", "second", 2)]
+    report = make(flaky).run(SimpleEvent("e"), retry={"flaky": at_once(attempts=5)})
     assert len(calls) == 3
     (result,) = report.results
-    assert (result.status, result.attempts) == ("ok", 3)
+    assert (result.status, result.attempts) == (Outcome.OK, 3)
 
 
-def test_run_retry_hook_gives_up(calls: list[tuple[str, str]]) -> None:
+def test_run_retry_gives_up_after_the_attempts(calls: list[tuple[str, str]]) -> None:
     always = recorder(calls, "always", raises=OSError("down"))
     dependent = requires("always")(recorder(calls, "dependent"))
-    report = make(always, dependent).run(
-        SimpleEvent("e"), retry=lambda name, ev, exc, attempt: attempt < 3
-    )
+    report = make(always, dependent).run(SimpleEvent("e"), retry={"always": at_once(attempts=3)})
     assert len(calls) == 3
     assert [(r.name, r.status, r.attempts) for r in report.results] == [
-        ("always", "failed", 3),
-        ("dependent", "skipped", 1),
+        ("always", Outcome.FAILED, 3),
+        ("dependent", Outcome.SKIPPED, 1),
     ]
 
 
@@ -644,6 +641,6 @@ def test_run_drops_followups_of_a_handler_that_failed(calls: list[tuple[str, str
         return [SimpleEvent("child"), "not an event"]
 
     processor = make(want("root")(half_good), want("child")(recorder(calls, "on_child")))
-    report = processor.run(SimpleEvent("root"), retry=lambda name, ev, exc, attempt: attempt < 2)
+    report = processor.run(SimpleEvent("root"), retry={"half_good": at_once(attempts=2)})
     assert report.outcome("half_good") == "failed"
     assert calls == [("half_good", "root"), ("half_good", "root")]

@@ -14,10 +14,8 @@ from typing import NoReturn
 
 import pytest
 
+from evframe.handler import Status
 from evframe.state import (
-    ACTIVE,
-    DISABLED,
-    FAILED,
     SCHEMA_VERSION,
     State,
     StateError,
@@ -358,7 +356,7 @@ def test_changed_elsewhere(path: Path, state: State) -> None:
 
 def test_ensure_handler_is_idempotent(state: State) -> None:
     row = state.ensure_handler("publish", 10)
-    assert (row.name, row.cursor, row.status) == ("publish", 10, ACTIVE)
+    assert (row.name, row.cursor, row.status) == ("publish", 10, Status.ACTIVE)
     assert row.error is None
     assert row.failed_event_id is None
     assert row.fingerprint is None
@@ -388,33 +386,33 @@ def test_set_cursor_moves_only_the_named_handlers(state: State) -> None:
 
 def test_set_status_failed_then_active_clears_the_error(state: State) -> None:
     state.ensure_handler("publish", 1)
-    state.set_status("publish", FAILED, error="boom", event_id=7)
+    state.set_status("publish", Status.FAILED, error="boom", event_id=7)
     row = state.handler("publish")
     assert row is not None
-    assert (row.status, row.error, row.failed_event_id) == (FAILED, "boom", 7)
-    state.set_status("publish", ACTIVE, cursor=8)
+    assert (row.status, row.error, row.failed_event_id) == (Status.FAILED, "boom", 7)
+    state.set_status("publish", Status.ACTIVE, cursor=8)
     row = state.handler("publish")
     assert row is not None
-    assert (row.status, row.error, row.failed_event_id, row.cursor) == (ACTIVE, None, None, 8)
+    assert (row.status, row.error, row.failed_event_id, row.cursor) == (Status.ACTIVE, None, None, 8)
 
 
 def test_disabling_a_failed_handler_keeps_its_error(state: State) -> None:
     state.ensure_handler("publish", 1)
-    state.set_status("publish", FAILED, error="boom", event_id=7)
-    state.set_status("publish", DISABLED)
+    state.set_status("publish", Status.FAILED, error="boom", event_id=7)
+    state.set_status("publish", Status.DISABLED)
     row = state.handler("publish")
     assert row is not None
-    assert (row.status, row.error, row.failed_event_id, row.cursor) == (DISABLED, "boom", 7, 1)
+    assert (row.status, row.error, row.failed_event_id, row.cursor) == (Status.DISABLED, "boom", 7, 1)
 
 
 def test_disabling_with_an_error_replaces_it(state: State) -> None:
     state.ensure_handler("publish", 1)
-    state.set_status("publish", FAILED, error="boom", event_id=7)
-    state.set_status("publish", DISABLED, error="by hand", cursor=3)
+    state.set_status("publish", Status.FAILED, error="boom", event_id=7)
+    state.set_status("publish", Status.DISABLED, error="by hand", cursor=3)
     row = state.handler("publish")
     assert row is not None
     assert (row.status, row.error, row.failed_event_id, row.cursor) == (
-        DISABLED,
+        Status.DISABLED,
         "by hand",
         None,
         3,
@@ -429,7 +427,7 @@ def test_set_status_unknown_status(state: State) -> None:
 
 def test_set_status_unknown_handler(state: State) -> None:
     with pytest.raises(KeyError, match="ghost"):
-        state.set_status("ghost", DISABLED)
+        state.set_status("ghost", Status.DISABLED)
 
 
 def test_set_fingerprint(path: Path, state: State) -> None:

@@ -1,0 +1,443 @@
+"""The daemon's loop: read, deliver, wait for late ids, catch up, commit.
+
+One cycle reads the rows after the read cursor and delivers each to the
+handlers :meth:`Roster.recipients` names, fetches pending ids, moves lagging
+handlers forward by a page, and commits.  Everything outside — where rows come
+from, what time it is, how a handler chain runs — is handed in, so the loop is
+tested in memory with a fake clock.  Signal handling lives in the CLI;
+:meth:`Daemon.stop` and :meth:`Daemon.request_reload` are all it calls.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from evframe import discovery
+from evframe.config import Config
+from evframe.daemon.clock import Clock, SystemClock
+from evframe.daemon.executor import Executor, InlineExecutor
+from evframe.daemon.gaps import Gaps
+from evframe.daemon.reload import Reloader
+from evframe.daemon.roster import Roster
+from evframe.daemon.source import EventSource, SiteSource
+from evframe.errors import HandlerSetError, RegistrationError
+from evframe.event import ShotgunEvent
+from evframe.processor import Processor
+from evframe.site import Connections, SiteGuard, Stopping, make_shotgun
+from evframe.state import State
+
+__all__ = ["Daemon", "RunResult"]
+
+log = logging.getLogger("evframe.daemon")
+
+# How long the short poll interval is kept after the last event was seen.
+ACTIVE_WINDOW = 2.0
+PENDING_CHUNK = 500
+HEARTBEAT = 600.0
+
+
+class RunResult(enum.Enum):
+    """Why :meth:`Daemon.run` returned."""
+
+    STOPPED = "stopped"  # stop() was called
+    FINISHED = "finished"  # a burst mode (--once, --until-caught-up, --max-events) ended
+    RELOAD = "reload"  # a new, valid handler set is installed: start again to load it
+
+
+class Daemon:
+    """Polls a site's event log and feeds every event to the installed handlers.
+
+    ``once``: one cycle, then return.  ``until_caught_up``: return once every
+    handler has reached the newest event.  ``max_events``: return after reading
+    that many events.  ``site_url`` overrides the config's (the embedded sandbox
+    uses it).  ``restarted`` says this process took over from one that returned
+    :attr:`RunResult.RELOAD`.
+
+    For tests and embedding: ``source`` replaces the site's event log,
+    ``clock`` the real clock, ``processor`` the installed handler set, and
+    ``fingerprints``/``validate`` how installed handler packages are noticed and
+    checked.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        site_url: str | None = None,
+        once: bool = False,
+        until_caught_up: bool = False,
+        max_events: int | None = None,
+        restarted: bool = False,
+        source: EventSource | None = None,
+        clock: Clock | None = None,
+        processor: Processor | None = None,
+        fingerprints: Callable[[str], dict[str, str]] = discovery.fingerprints,
+        validate: Callable[[str], discovery.Validation] = discovery.validate_in_subprocess,
+    ) -> None:
+        self.config = config
+        self.dcfg = config.daemon
+        self.once = once
+        self.until_caught_up = until_caught_up
+        self.max_events = max_events
+        self.restarted = restarted
+        self.clock: Clock = clock or SystemClock()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._reload_requested = False
+        if source is None:
+            url = site_url or config.site.url
+            if not url:
+                raise ValueError("no site URL")
+            site = config.site
+            sg = make_shotgun(
+                url,
+                site.script_name,
+                site.api_key,
+                timeout=site.timeout,
+                http_proxy=site.http_proxy,
+                ca_certs=site.ca_certs,
+            )
+            guard = SiteGuard(self._stopping, error_after=self.dcfg.site_error_after)
+            source = SiteSource(sg, url, guard)
+        self.source = source
+        self.url = source.url
+        self.connections = Connections(config, self.url)
+        self._processor = processor
+        self._fingerprints = fingerprints
+        self._validate = validate
+        self.started = threading.Event()
+        self.state: State | None = None
+        self.read_cursor = 0
+        self.events_read = 0
+        self.events_dispatched = 0
+        self._lagging_work = False
+        self._committed_read: int | None = None
+        self._last_event_seen = -ACTIVE_WINDOW
+        self._last_pending_check = -1.0
+        self._first_event_at: float | None = None
+        self._last_event_at = 0.0
+        self._last_heartbeat = self.clock.monotonic()
+
+    # -- control (thread-safe; the CLI calls these from signal handlers) -------
+
+    def stop(self) -> None:
+        """Finish the event in hand, commit and return from :meth:`run`."""
+        self._stopping.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        """Check the installed handler set at once (SIGHUP)."""
+        self._reload_requested = True
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for."""
+        return self._stopping.is_set()
+
+    # -- the loop --------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Serve until stopped, until a burst mode ends, or until a new handler set
+        needs a restart (see :class:`RunResult`)."""
+        self.state = State.open(self.dcfg.state, self.url)
+        result = RunResult.STOPPED
+        try:
+            self._start()
+            self.started.set()
+            result = self._loop()
+        except Stopping:
+            result = RunResult.STOPPED
+        finally:
+            try:
+                self._commit()
+                self.state.close()
+            finally:
+                self.source.close()
+                self.connections.close()
+            self._log_summary()
+        return result
+
+    def _loop(self) -> RunResult:
+        while not self._stopping.is_set():
+            assert self.state is not None
+            if self.state.changed_elsewhere():
+                self._commit()
+                self.roster.apply_operator(self.state.handlers())
+                self._commit()
+            forced, self._reload_requested = self._reload_requested, False
+            new_set = self.reloader.due(forced=forced)
+            if new_set is not None:
+                self._announce_reload(new_set)
+                return RunResult.RELOAD
+            read = self._cycle()
+            if self._finished(read):
+                return RunResult.FINISHED
+            self._idle_wait(read)
+        return RunResult.STOPPED
+
+    def _cycle(self) -> int:
+        assert self.state is not None
+        clock = self.clock
+        started = clock.monotonic()
+        records = self.source.read(self.read_cursor, limit=self.dcfg.batch_size)
+        if records:
+            now = clock.monotonic()
+            if self._first_event_at is None:
+                # Throughput is measured from the first request that returned events.
+                self._first_event_at = started
+            self._last_event_seen = self._last_event_at = now
+            self._deliver(records, after=self.read_cursor)
+        self._check_pending()
+        self._catch_up()
+        if records or clock.monotonic() - self.state.last_commit >= self.dcfg.commit_interval:
+            self._commit()
+        self._heartbeat()
+        return len(records)
+
+    def _finished(self, read: int) -> bool:
+        if self.once:
+            return True
+        if self.max_events is not None and self.events_read >= self.max_events:
+            return True
+        if self.until_caught_up:
+            return read < self.dcfg.batch_size and not self._lagging_work
+        return False
+
+    def _idle_wait(self, read: int) -> None:
+        if read >= self.dcfg.batch_size or self._lagging_work:
+            return  # more is waiting: read on at once
+        recent = self.clock.monotonic() - self._last_event_seen < ACTIVE_WINDOW
+        interval = self.dcfg.active_poll_interval if recent else self.dcfg.poll_interval
+        self.clock.wait(self._wake, interval)
+        self._wake.clear()
+
+    # -- starting --------------------------------------------------------------
+
+    def _start(self) -> None:
+        assert self.state is not None
+        processor = self._processor or self._load_handlers()
+        self.processor = processor
+        group = self.dcfg.group
+        fingerprints = self._fingerprints(group)
+        stored = self.state.read_cursor
+        if stored is not None:
+            self.read_cursor = stored
+        else:
+            start = self.dcfg.start
+            if start == "earliest":
+                self.read_cursor = 0
+            elif start == "latest":
+                self.read_cursor = self.source.newest_id()
+            else:
+                self.read_cursor = max(0, int(start) - 1)
+            log.info("first run: starting after event %d (start = %r)", self.read_cursor, start)
+        self.gaps = Gaps(
+            self.clock,
+            timeout=self.dcfg.gap_timeout,
+            max_gap=self.dcfg.max_gap,
+            pending=self.state.pending(),
+        )
+        self.roster = Roster(processor, self.config)
+        self.roster.sync(self.state.handlers(), fingerprints, self.read_cursor)
+        self.executor: Executor = InlineExecutor(
+            processor,
+            self._stopping,
+            self.connections,
+            pass_sessions=any(h.pass_session_uuid for h in self.config.handlers.values()),
+        )
+        self.reloader = Reloader(
+            group,
+            self.clock,
+            interval=self.dcfg.reload_interval,
+            current=fingerprints,
+            fingerprints=self._fingerprints,
+            validate=self._validate,
+        )
+        self._commit()
+        names = processor.names
+        if self.restarted:
+            log.info("handler set reloaded: %d handler(s)", len(names))
+        log.info(
+            "serving %s from event %d with %d handler(s): %s",
+            self.url,
+            self.read_cursor,
+            len(names),
+            ", ".join(names),
+        )
+
+    def _load_handlers(self) -> Processor:
+        config = self.config
+        processor = Processor(
+            config=lambda name: config.handler(name).config,
+            sg_factory=self.connections.for_handler,
+            max_followups=self.dcfg.max_followups,
+        )
+        try:
+            processor.load_from(self.dcfg.group, strict=False)
+        except RegistrationError as exc:
+            raise HandlerSetError(f"the installed handler set is invalid: {exc}") from exc
+        for error in processor.load_errors:
+            log.error("%s", error)
+        if not processor.names:
+            log.warning(
+                "no handlers found in entry-point group %r: install a handler package",
+                self.dcfg.group,
+            )
+        return processor
+
+    def _announce_reload(self, new_set: discovery.Validation) -> None:
+        before, after = set(self.roster.members), set(new_set.names)
+        added, removed = after - before, before - after
+        log.info(
+            "new handler set is valid: %d handler(s)%s%s; restarting to load it",
+            len(after),
+            f", added {', '.join(sorted(added))}" if added else "",
+            f", removed {', '.join(sorted(removed))}" if removed else "",
+        )
+
+    # -- delivering ------------------------------------------------------------
+
+    def _deliver(self, records: list[dict[str, Any]], *, after: int) -> bool:
+        """Give each row, read in id order right after id ``after``, to its recipients.
+
+        Rows past the read cursor move it (noting skipped ids as pending).
+        Returns False if a stop cut the delivery short; the row in hand then
+        counts as not done.
+        """
+        roster = self.roster
+        prev = after
+        who: frozenset[str] = frozenset()
+        joiner: int | None = None
+        version = -1
+        done = True
+        try:
+            for record in records:
+                event_id = int(record["id"])
+                if event_id <= prev:
+                    continue
+                if self._stopping.is_set():
+                    done = False
+                    break
+                # The recipients stay the same along a read until a status changes
+                # or a handler's cursor is reached (one that joins mid-read).
+                if version != roster.version or (joiner is not None and joiner < event_id):
+                    roster.advance(who, prev)
+                    who, joiner = roster.recipients(event_id, after=prev)
+                    version = roster.version
+                new = event_id > self.read_cursor
+                if new and event_id > self.read_cursor + 1:
+                    created = ShotgunEvent(record).created_at
+                    self.gaps.note(self.read_cursor + 1, event_id - 1, created)
+                if who and not self._dispatch(record, who):
+                    done = False
+                    break
+                prev = event_id
+                if new:
+                    self.read_cursor = event_id
+                    self.events_read += 1
+                    if self.max_events is not None and self.events_read >= self.max_events:
+                        break
+        finally:
+            roster.advance(who, prev)
+        return done
+
+    def _dispatch(self, record: dict[str, Any], who: frozenset[str]) -> bool:
+        """Run one event's chain; False if a stop interrupted it."""
+        report = self.executor.run(ShotgunEvent(record), who, self.roster.retry)
+        self.events_dispatched += 1
+        if report.interrupted:
+            return False
+        if report.failures or report.skipped:
+            self.roster.settle(record, report)
+        return True
+
+    def _check_pending(self) -> None:
+        gaps = self.gaps
+        if not len(gaps):
+            return
+        now = self.clock.monotonic()
+        if now - self._last_pending_check < min(self.dcfg.poll_interval, 1.0):
+            return
+        self._last_pending_check = now
+        gaps.expire()
+        ids = sorted(gaps.pending)
+        for start in range(0, len(ids), PENDING_CHUNK):
+            for record in self.source.fetch(ids[start : start + PENDING_CHUNK]):
+                event_id = int(record["id"])
+                if event_id not in gaps:
+                    continue
+                who = self.roster.late_recipients(event_id)
+                log.info(
+                    "late event %d arrived; delivering it to %d handler(s)", event_id, len(who)
+                )
+                if who and not self._dispatch(record, who):
+                    return
+                gaps.resolve([event_id])
+
+    def _catch_up(self) -> None:
+        """Move handlers that are behind the read cursor forward by one page."""
+        self._lagging_work = False
+        lagging = self.roster.lagging(self.read_cursor)
+        if not lagging or self._stopping.is_set():
+            return
+        low = min(m.cursor for m in lagging)
+        records = self.source.read(low, upto=self.read_cursor, limit=self.dcfg.batch_size)
+        if not self._deliver(records, after=low):
+            return
+        if len(records) < self.dcfg.batch_size:
+            # Nothing more up to the read cursor: whoever is still active caught up.
+            names = [m.name for m in lagging]
+            self.roster.advance(names, self.read_cursor)
+            caught = sorted(m.name for m in lagging if m.cursor == self.read_cursor)
+            if caught:
+                log.info("caught up: %s", ", ".join(caught))
+        else:
+            self._lagging_work = True
+
+    # -- committing and reporting ----------------------------------------------
+
+    def _commit(self) -> None:
+        state = self.state
+        if state is None:
+            return
+        if self.read_cursor != self._committed_read:
+            state.set_read_cursor(self.read_cursor)
+            self._committed_read = self.read_cursor
+        roster = getattr(self, "roster", None)
+        if roster is not None:
+            roster.flush(state)
+            self.gaps.flush(state)
+        # An idle daemon writes nothing: commit() is a no-op without pending writes.
+        state.commit()
+
+    def _heartbeat(self) -> None:
+        """A status line every ten minutes, so a quiet daemon is never a silent one."""
+        now = self.clock.monotonic()
+        if now - self._last_heartbeat < HEARTBEAT:
+            return
+        self._last_heartbeat = now
+        statuses: Mapping[str, list[str]] = self.roster.by_status()
+        log.info(
+            "at event %d; %d event(s) read so far; handlers: %s; %d id(s) pending",
+            self.read_cursor,
+            self.events_read,
+            "; ".join(f"{k} {', '.join(sorted(v))}" for k, v in sorted(statuses.items())) or "none",
+            len(self.gaps),
+        )
+
+    def _log_summary(self) -> None:
+        first = self._first_event_at
+        elapsed = self._last_event_at - first if first is not None else 0.0
+        rate = self.events_read / elapsed if elapsed > 0 else 0.0
+        log.info(
+            "stopped at event %d: read %d event(s) in %.3f s (%.0f events/s)",
+            self.read_cursor,
+            self.events_read,
+            elapsed,
+            rate,
+        )

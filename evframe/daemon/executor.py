@@ -1,0 +1,56 @@
+"""Executors run one event's handler chain and report each handler's outcome.
+
+The chain is the unit of work: for one event, the handlers that get it run in
+their order, in one place, sharing ``event.proc``.  :class:`InlineExecutor` runs
+it in the daemon's thread; other executors (threads, processes, remote workers)
+implement the same :class:`Executor` interface.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Protocol
+
+from evframe.event import ShotgunEvent
+from evframe.handler import RetryPolicy
+from evframe.processor import Processor, Report
+from evframe.site import Connections
+
+__all__ = ["Executor", "InlineExecutor"]
+
+
+class Executor(Protocol):
+    """Runs handler chains."""
+
+    def run(
+        self, event: ShotgunEvent, only: frozenset[str], retry: Mapping[str, RetryPolicy]
+    ) -> Report:
+        """Run ``event`` through the handlers in ``only``; a stop ends it early
+        (``report.interrupted``)."""
+        ...
+
+
+class InlineExecutor:
+    """Runs each chain in the calling thread, one after another."""
+
+    def __init__(
+        self,
+        processor: Processor,
+        stop: threading.Event,
+        connections: Connections | None = None,
+        *,
+        pass_sessions: bool = False,
+    ) -> None:
+        self.processor = processor
+        self.stop = stop
+        self.connections = connections
+        self.pass_sessions = pass_sessions and connections is not None
+
+    def run(
+        self, event: ShotgunEvent, only: frozenset[str], retry: Mapping[str, RetryPolicy]
+    ) -> Report:
+        if self.pass_sessions:
+            assert self.connections is not None
+            self.connections.set_session_uuid(event.session_uuid)
+        return self.processor.run(event, only=only, retry=retry, stop=self.stop)

@@ -1,0 +1,91 @@
+"""Noticing new handler code, and checking it before the daemon restarts onto it.
+
+The daemon never imports a new version of a handler package into its own
+process: objects of the old code survive in closures and caches, and C
+extensions cannot be unloaded.  Instead it validates the installed set in a
+fresh interpreter (:func:`evframe.discovery.validate_in_subprocess`) and, when
+it is valid, commits and returns :attr:`RunResult.RELOAD`; the CLI then
+re-executes ``evframe serve``, which resumes from the state file.  An invalid
+set is refused once and the running set keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from evframe import discovery
+from evframe.daemon.clock import Clock
+
+__all__ = ["Reloader"]
+
+log = logging.getLogger("evframe.daemon")
+
+# How long the installed handler packages must stay unchanged before a reload.
+SETTLE = 1.0
+
+Fingerprints = Callable[[str], dict[str, str]]
+Validate = Callable[[str], discovery.Validation]
+
+
+class Reloader:
+    """Watches the fingerprints of the installed handlers of ``group``."""
+
+    def __init__(
+        self,
+        group: str,
+        clock: Clock,
+        *,
+        interval: float,
+        current: Mapping[str, str],
+        fingerprints: Fingerprints = discovery.fingerprints,
+        validate: Validate = discovery.validate_in_subprocess,
+    ) -> None:
+        self.group = group
+        self.clock = clock
+        self.interval = interval
+        self.current = dict(current)
+        self._fingerprints = fingerprints
+        self._validate = validate
+        self._refused: dict[str, str] | None = None
+        self._changing: tuple[dict[str, str], float] | None = None
+        self._last_check = clock.monotonic()
+
+    def due(self, *, forced: bool = False) -> discovery.Validation | None:
+        """A validated new handler set to restart onto, or None.
+
+        Looks at most every ``interval`` seconds (never with ``interval <= 0``)
+        unless ``forced`` (SIGHUP), which also skips the settling time.
+        """
+        now = self.clock.monotonic()
+        # While a change is settling, look again sooner than the interval.
+        wait = min(self.interval, SETTLE / 2) if self._changing is not None else self.interval
+        if not forced and (self.interval <= 0 or now - self._last_check < wait):
+            return None
+        self._last_check = now
+        found = self._fingerprints(self.group)
+        if not forced:
+            if found in (self.current, self._refused):
+                self._changing = None
+                return None
+            # pip removes the old files before it writes the new ones: a set read in
+            # the middle of an install can hold old code under the new version's
+            # name.  Reload once the installed set has stayed the same for a moment.
+            if self._changing is None or self._changing[0] != found:
+                self._changing = (found, now)
+                return None
+            if now - self._changing[1] < SETTLE:
+                return None
+        self._changing = None
+        log.info("handler packages changed: checking the new handler set")
+        result = self._validate(self.group)
+        if not result.ok:
+            reasons = "; ".join([*([result.error] if result.error else []), *result.load_errors])
+            log.error("new handler set refused, the previous one keeps running: %s", reasons)
+            self._refused = found
+            return None
+        if result.load_errors:
+            for error in result.load_errors:
+                log.error("%s", error)
+        self._refused = None
+        return result

@@ -393,7 +393,12 @@ def test_set_status_failed_then_active_clears_the_error(state: State) -> None:
     state.set_status("publish", Status.ACTIVE, cursor=8)
     row = state.handler("publish")
     assert row is not None
-    assert (row.status, row.error, row.failed_event_id, row.cursor) == (Status.ACTIVE, None, None, 8)
+    assert (row.status, row.error, row.failed_event_id, row.cursor) == (
+        Status.ACTIVE,
+        None,
+        None,
+        8,
+    )
 
 
 def test_disabling_a_failed_handler_keeps_its_error(state: State) -> None:
@@ -402,7 +407,12 @@ def test_disabling_a_failed_handler_keeps_its_error(state: State) -> None:
     state.set_status("publish", Status.DISABLED)
     row = state.handler("publish")
     assert row is not None
-    assert (row.status, row.error, row.failed_event_id, row.cursor) == (Status.DISABLED, "boom", 7, 1)
+    assert (row.status, row.error, row.failed_event_id, row.cursor) == (
+        Status.DISABLED,
+        "boom",
+        7,
+        1,
+    )
 
 
 def test_disabling_with_an_error_replaces_it(state: State) -> None:

@@ -21,10 +21,9 @@ from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
-from evframe.daemon.reload import Reloader
+from evframe.daemon.reload import Reloader, announce, load_handler_set
 from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
-from evframe.errors import HandlerSetError, RegistrationError
 from evframe.event import ShotgunEvent
 from evframe.processor import Processor
 from evframe.site import Connections, SiteGuard, Stopping, make_shotgun
@@ -172,7 +171,7 @@ class Daemon:
             forced, self._reload_requested = self._reload_requested, False
             new_set = self.reloader.due(forced=forced)
             if new_set is not None:
-                self._announce_reload(new_set)
+                announce(new_set, self.roster.members)
                 return RunResult.RELOAD
             read = self._cycle()
             if self._finished(read):
@@ -220,7 +219,7 @@ class Daemon:
 
     def _start(self) -> None:
         assert self.state is not None
-        processor = self._processor or self._load_handlers()
+        processor = self._processor or load_handler_set(self.config, self.connections.for_handler)
         self.processor = processor
         group = self.dcfg.group
         fingerprints = self._fingerprints(group)
@@ -268,36 +267,6 @@ class Daemon:
             self.read_cursor,
             len(names),
             ", ".join(names),
-        )
-
-    def _load_handlers(self) -> Processor:
-        config = self.config
-        processor = Processor(
-            config=lambda name: config.handler(name).config,
-            sg_factory=self.connections.for_handler,
-            max_followups=self.dcfg.max_followups,
-        )
-        try:
-            processor.load_from(self.dcfg.group, strict=False)
-        except RegistrationError as exc:
-            raise HandlerSetError(f"the installed handler set is invalid: {exc}") from exc
-        for error in processor.load_errors:
-            log.error("%s", error)
-        if not processor.names:
-            log.warning(
-                "no handlers found in entry-point group %r: install a handler package",
-                self.dcfg.group,
-            )
-        return processor
-
-    def _announce_reload(self, new_set: discovery.Validation) -> None:
-        before, after = set(self.roster.members), set(new_set.names)
-        added, removed = after - before, before - after
-        log.info(
-            "new handler set is valid: %d handler(s)%s%s; restarting to load it",
-            len(after),
-            f", added {', '.join(sorted(added))}" if added else "",
-            f", removed {', '.join(sorted(removed))}" if removed else "",
         )
 
     # -- delivering ------------------------------------------------------------

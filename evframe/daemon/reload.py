@@ -1,4 +1,4 @@
-"""Noticing new handler code, and checking it before the daemon restarts onto it.
+"""The handler set: loading it, noticing new code, checking it before a restart.
 
 The daemon never imports a new version of a handler package into its own
 process: objects of the old code survive in closures and caches, and C
@@ -12,12 +12,16 @@ set is refused once and the running set keeps serving.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from evframe import discovery
+from evframe.config import Config
 from evframe.daemon.clock import Clock
+from evframe.errors import HandlerSetError, RegistrationError
+from evframe.processor import Processor
 
-__all__ = ["Reloader"]
+__all__ = ["Reloader", "announce", "load_handler_set"]
 
 log = logging.getLogger("evframe.daemon")
 
@@ -89,3 +93,35 @@ class Reloader:
                 log.error("%s", error)
         self._refused = None
         return result
+
+
+def load_handler_set(config: Config, sg_factory: Callable[[str], Any]) -> Processor:
+    """The installed handlers of ``daemon.group``, validated; packages that fail to
+    import are logged and left out, an invalid set raises :class:`HandlerSetError`."""
+    group = config.daemon.group
+    processor = Processor(
+        config=lambda name: config.handler(name).config,
+        sg_factory=sg_factory,
+        max_followups=config.daemon.max_followups,
+    )
+    try:
+        processor.load_from(group, strict=False)
+    except RegistrationError as exc:
+        raise HandlerSetError(f"the installed handler set is invalid: {exc}") from exc
+    for error in processor.load_errors:
+        log.error("%s", error)
+    if not processor.names:
+        log.warning("no handlers found in entry-point group %r: install a handler package", group)
+    return processor
+
+
+def announce(new_set: discovery.Validation, running: Iterable[str]) -> None:
+    """Log what a restart onto ``new_set`` changes."""
+    before, after = set(running), set(new_set.names)
+    added, removed = after - before, before - after
+    log.info(
+        "new handler set is valid: %d handler(s)%s%s; restarting to load it",
+        len(after),
+        f", added {', '.join(sorted(added))}" if added else "",
+        f", removed {', '.join(sorted(removed))}" if removed else "",
+    )

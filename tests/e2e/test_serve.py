@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
@@ -42,11 +41,9 @@ def test_every_event_is_delivered_exactly_once_in_order(
     late = [i for i in want["rec_all"] if position[("rec_after", i)] < position[("rec_all", i)]]
     assert late == [], "rec_after ran before rec_all (which it requires) on these events"
 
-    begun = time.monotonic()
     proc.signal(signal.SIGTERM)
     assert proc.wait_exit(10) == 0, proc.tail()
-    took = time.monotonic() - begun
-    assert took < 2.0, f"SIGTERM while idle took {took:.2f} s to exit"
+    assert proc.log_lines(r"stopped at event"), proc.tail()
     assert not proc.log_lines(r" (WARNING|ERROR|CRITICAL) "), proc.tail()
     read_cursor, handlers = daemon.read_state()
     last = events[-1]["id"]
@@ -57,16 +54,18 @@ def test_every_event_is_delivered_exactly_once_in_order(
 
 
 def test_sigterm_while_idle_exits_at_once(daemon: Daemon, writer: Writer) -> None:
+    # Idle polls 120 s apart: a daemon that slept out its poll before seeing the signal
+    # would take about that long, so a 10 s bound tells the two apart on any machine.
+    daemon.daemon_options["poll_interval"] = 120
+    daemon.daemon_options["active_poll_interval"] = 120
     proc = daemon.start_serving()
     proc.wait_log(r"caught up|serving", timeout=10)
     wait_until(
         lambda: daemon.records.exists(), 10, "the setup events to be recorded", detail=proc.tail
     )
-    begun = time.monotonic()
     proc.signal(signal.SIGTERM)
     assert proc.wait_exit(10) == 0, proc.tail()
-    took = time.monotonic() - begun
-    assert took < 2.0, f"SIGTERM while idle took {took:.2f} s to exit"
+    assert proc.log_lines(r"stopped at event"), proc.tail()
 
 
 def test_sigterm_finishes_the_event_in_hand(daemon: Daemon, writer: Writer) -> None:
@@ -108,13 +107,12 @@ def test_second_signal_exits_at_once(daemon: Daemon, writer: Writer) -> None:
     proc.signal(signal.SIGTERM)
     proc.wait_log(r"SIGTERM received", timeout=10)
     assert proc.alive(), "the first signal waits for the event in hand"
-    begun_at = time.monotonic()
     proc.signal(signal.SIGINT)
+    # The handler in hand sleeps 120 s, so exiting within 10 s means it was not waited for.
     code = proc.wait_exit(10)
-    took = time.monotonic() - begun_at
     assert code == 128 + signal.SIGINT, proc.tail()
-    assert took < 2.0, f"the second signal took {took:.2f} s"
     assert "second signal" in proc.err()
+    assert "rec_all" not in ids_by_handler(read_records(daemon.records)), "abandoned, not finished"
 
 
 def test_config_error_exits_3_naming_the_key(offline_daemon: Daemon) -> None:

@@ -279,7 +279,7 @@ def test_wait_until_defaults(clock: FakeClock) -> None:
 
 def test_wait_until_zero_timeout_tries_once(clock: FakeClock) -> None:
     calls: list[int] = []
-    with pytest.raises(AssertionError, match="waiting for nothing$"):
+    with pytest.raises(AssertionError, match=r"waiting for nothing$"):
         wait_until(lambda: calls.append(1), 0, "nothing")
     assert calls == [1]
     assert clock.sleeps == []

@@ -31,13 +31,7 @@ from _common import (
     env_for,
 )
 
-
-def wait_for(cond, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+from evframe.testing import wait_until
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -80,7 +74,7 @@ def main() -> None:
             sg = shotgun.Shotgun(site.url, SCRIPT, KEY)
             shots = [s["id"] for s in sg.find("Shot", [], ["id"])]
             # Wait until the daemon polls (its first request after start-up).
-            wait_for(lambda: proxy.requests >= 2, 30, "the daemon's first polls")
+            wait_until(lambda: proxy.requests >= 2, 30, "the daemon's first polls")
             written: dict[str, float] = {}
             interval = 1.0 / args.rate
             next_at = time.monotonic()
@@ -100,7 +94,7 @@ def main() -> None:
                     found[token] = float(started)
                 return found
 
-            wait_for(lambda: len(seen()) >= args.writes, 60, "every write to reach the handler")
+            wait_until(lambda: len(seen()) >= args.writes, 60, "every write to reach the handler")
             latencies = [(seen()[t] - written[t]) * 1000 for t in written]
             # Idle: nothing written for a while, then count the daemon's requests.
             time.sleep(3.0)

@@ -8,7 +8,8 @@ Build realistic EventLogEntry records and events::
     result = run_handler(my_handler, event, config={"notify": True})
 
 ``make_record`` and friends produce the dict ``shotgun_api3`` returns for an
-EventLogEntry, shaped as a site writes it.
+EventLogEntry, shaped as a site writes it.  ``wait_until`` polls a condition
+against a deadline, for tests of anything that runs in another thread or process.
 
 For the daemon core, :class:`MemorySource` is an event log in memory and
 :class:`FakeClock` a clock that moves only when told to, or when the daemon
@@ -29,9 +30,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from evframe.daemon.clock import FakeClock
 from evframe.daemon.source import MemorySource
@@ -51,7 +53,10 @@ __all__ = [
     "retirement_event",
     "revival_event",
     "run_handler",
+    "wait_until",
 ]
+
+T = TypeVar("T")
 
 _ids = itertools.count(1)
 _ids_lock = threading.Lock()
@@ -305,3 +310,33 @@ def install_distribution(
             )
     importlib.invalidate_caches()
     return version
+
+
+def wait_until(
+    condition: Callable[[], T | None],
+    timeout: float = 20.0,
+    what: str = "the condition to hold",
+    *,
+    interval: float = 0.05,
+    detail: Callable[[], str] | None = None,
+) -> T:
+    """Poll ``condition()`` every ``interval`` seconds until it returns a true value.
+
+    Returns that value.  After ``timeout`` seconds (the condition is tried once
+    more at the deadline) it raises :class:`AssertionError` saying it timed out
+    waiting for ``what``, followed by the text of ``detail()`` when given (a log
+    tail, say).  Exceptions from ``condition`` propagate, so a condition may
+    fail early itself (e.g. when the process it waits on has exited).
+    """
+    if interval <= 0:
+        raise ValueError("interval must be > 0 seconds")
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            extra = f"\n{detail()}" if detail is not None else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{extra}")
+        time.sleep(min(interval, remaining))

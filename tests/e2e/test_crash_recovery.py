@@ -6,18 +6,27 @@ import random
 import signal
 import threading
 from collections import Counter
-from typing import Any
 
 import pytest
+
+from evframe.testing import wait_until
+from support.e2e import (
+    RECORDERS,
+    Daemon,
+    SandboxProc,
+    Writer,
+    expected_ids,
+    ids_by_handler,
+    read_records,
+)
 
 pytestmark = pytest.mark.e2e
 
 BATCH = 50
-RECORDERS = ("rec_all", "rec_task_status", "rec_after")
 
 
 def test_kill_9_at_random_points_loses_nothing(
-    daemon: Any, sandbox: Any, writer: Any, e2e: Any
+    daemon: Daemon, sandbox: SandboxProc, writer: Writer
 ) -> None:
     rng = random.Random()
     seed = rng.randrange(1 << 30)
@@ -47,13 +56,11 @@ def test_kill_9_at_random_points_loses_nothing(
             threshold = rng.randint(20, 400)
 
             def reached(pid: int = proc.pid, n: int = threshold) -> bool:
-                recs = e2e.read_records(daemon.records)
-                done = e2e.ids_by_handler([r for r in recs if r["pid"] == pid])
+                recs = read_records(daemon.records)
+                done = ids_by_handler([r for r in recs if r["pid"] == pid])
                 return len(done.get("rec_all", ())) >= n
 
-            e2e.wait_until(
-                reached, 30, f"{threshold} events recorded (seed {seed})", detail=proc.tail
-            )
+            wait_until(reached, 30, f"{threshold} events recorded (seed {seed})", detail=proc.tail)
             proc.signal(signal.SIGKILL)
             assert proc.wait_exit(10) == -signal.SIGKILL
             _, rows = daemon.read_state()
@@ -67,8 +74,8 @@ def test_kill_9_at_random_points_loses_nothing(
     assert final.popen.returncode == 0, final.tail()
 
     events = sandbox.events()
-    want = e2e.expected_ids(events)
-    records = e2e.read_records(daemon.records)
+    want = expected_ids(events)
+    records = read_records(daemon.records)
     pids = [pid for pid, _ in killed] + [final.pid]
     assert {r["pid"] for r in records} <= set(pids)
     for name in RECORDERS:

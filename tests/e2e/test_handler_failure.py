@@ -5,9 +5,22 @@ from __future__ import annotations
 import json
 import signal
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from support.e2e import (
+    FLAKY_V2,
+    RECORDERS,
+    Daemon,
+    SandboxProc,
+    Writer,
+    expected_ids,
+    ids_by_handler,
+    installed_version,
+    pip_install,
+    read_records,
+    wait_delivered,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -15,14 +28,13 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.parametrize("reload", ["polling", "sighup"])
 def test_crashing_handler_pauses_its_group_until_upgraded(
     reload: str,
-    daemon: Any,
-    sandbox: Any,
-    writer: Any,
-    e2e: Any,
+    daemon: Daemon,
+    sandbox: SandboxProc,
+    writer: Writer,
     restore_flaky: None,
     tmp_path: Path,
 ) -> None:
-    assert e2e.installed_version("evframe-test-flaky") == "1.0"
+    assert installed_version("evframe-test-flaky") == "1.0"
     # polling: the daemon notices the upgrade by itself; sighup: only when told.
     daemon.daemon_options["reload_interval"] = 0.5 if reload == "polling" else 0
     proc = daemon.start_serving()
@@ -40,14 +52,15 @@ def test_crashing_handler_pauses_its_group_until_upgraded(
     writer.steps(20)
     writer.create_shot("sh030")
     events = sandbox.events()
-    want = e2e.expected_ids(events)
-    e2e.wait_until(
-        lambda: e2e.has_all(daemon.records, want),
+    want = expected_ids(events)
+    wait_delivered(
+        daemon.records,
+        want,
         20,
+        proc,
         "the rec_* handlers to get every event while flaky is paused",
-        detail=lambda: e2e.missing_report(daemon.records, want) + "\n" + proc.tail(),
     )
-    got = e2e.ids_by_handler(e2e.read_records(daemon.records))
+    got = ids_by_handler(read_records(daemon.records))
     before = [e["id"] for e in events if e["id"] < failing]
     assert got["flaky_after"] == before, "flaky_after is paused at the failing event"
     _, rows = daemon.read_state()
@@ -56,7 +69,7 @@ def test_crashing_handler_pauses_its_group_until_upgraded(
         assert rows[name].cursor == failing - 1, name
     assert rows["flaky"].failed_event_id == failing
     assert "RuntimeError" in (rows["flaky"].error or "")
-    for name in ("rec_all", "rec_task_status", "rec_after"):
+    for name in RECORDERS:
         assert rows[name].status == "active", name
 
     # The operator tools show it.
@@ -76,8 +89,8 @@ def test_crashing_handler_pauses_its_group_until_upgraded(
     assert "failed" in state_text.stdout and "flaky" in state_text.stdout, state_text.stdout
 
     # Upgrading the package while the daemon runs resumes the group from the failing event.
-    e2e.pip_install(e2e.FLAKY_V2, tmp_path)
-    assert e2e.installed_version("evframe-test-flaky") == "2.0"
+    pip_install(FLAKY_V2, tmp_path)
+    assert installed_version("evframe-test-flaky") == "2.0"
     if reload == "sighup":
         proc.signal(signal.SIGHUP)
     proc.wait_log(r"handler set reloaded", timeout=20)
@@ -85,18 +98,10 @@ def test_crashing_handler_pauses_its_group_until_upgraded(
     events = sandbox.events()
     every = [e["id"] for e in events]
     shots = [e["id"] for e in events if e["event_type"].startswith("Shotgun_Shot_")]
-    e2e.wait_until(
-        lambda: e2e.has_all(daemon.records, {"flaky_after": every, "flaky": shots}),
-        20,
-        "flaky and flaky_after to catch up",
-        detail=lambda: (
-            e2e.missing_report(daemon.records, {"flaky_after": every, "flaky": shots})
-            + "\n"
-            + proc.tail()
-        ),
-    )
-    records = e2e.read_records(daemon.records)
-    got = e2e.ids_by_handler(records)
+    want = {"flaky_after": every, "flaky": shots}
+    wait_delivered(daemon.records, want, 20, proc, "flaky and flaky_after to catch up")
+    records = read_records(daemon.records)
+    got = ids_by_handler(records)
     # Every event exactly once, in order: before the failure by 1.0, from it on by 2.0.
     assert got["flaky_after"] == every
     assert got["flaky"] == shots

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from evframe.state import State
+from evframe.testing import wait_until
+from support.e2e import Daemon, Writer, ids_by_handler, read_records
 
 pytestmark = pytest.mark.e2e
 
 
-def test_corrupt_state_file_exits_4_naming_it(offline_daemon: Any) -> None:
+def test_corrupt_state_file_exits_4_naming_it(offline_daemon: Daemon) -> None:
     garbage = b"evframe e2e: not an SQLite database\x00\xff\xfe" * 200
     offline_daemon.state.write_bytes(garbage)
     proc = offline_daemon.run(timeout=30)
@@ -22,7 +22,7 @@ def test_corrupt_state_file_exits_4_naming_it(offline_daemon: Any) -> None:
     assert offline_daemon.state.read_bytes() == garbage, "the state file must never be reset"
 
 
-def test_state_file_of_another_site_exits_4(offline_daemon: Any) -> None:
+def test_state_file_of_another_site_exits_4(offline_daemon: Daemon) -> None:
     other = "http://other-site.example:8080"
     with State.open(offline_daemon.state, other) as state:
         state.set_read_cursor(1234)
@@ -36,7 +36,7 @@ def test_state_file_of_another_site_exits_4(offline_daemon: Any) -> None:
         assert state.read_cursor == 1234
 
 
-def test_second_daemon_on_one_state_file_exits_5(daemon: Any, writer: Any, e2e: Any) -> None:
+def test_second_daemon_on_one_state_file_exits_5(daemon: Daemon, writer: Writer) -> None:
     first = daemon.start_serving()
     second = daemon.start(name="second")
     assert second.wait_exit(30) == 5, second.tail()
@@ -48,13 +48,11 @@ def test_second_daemon_on_one_state_file_exits_5(daemon: Any, writer: Any, e2e: 
     # The first one keeps serving.
     assert first.alive(), first.tail()
     writer.step()
-    last = writer.sg.find_one(
-        "EventLogEntry", [], ["id"], order=[{"field_name": "id", "direction": "desc"}]
-    )["id"]
-    e2e.wait_until(
-        lambda: last in e2e.ids_by_handler(e2e.read_records(daemon.records)).get("rec_all", []),
+    last = writer.last_event_id()
+    wait_until(
+        lambda: last in ids_by_handler(read_records(daemon.records)).get("rec_all", []),
         15,
         f"the first daemon to record event {last}",
         detail=first.tail,
     )
-    assert {r["pid"] for r in e2e.read_records(daemon.records)} == {first.pid}
+    assert {r["pid"] for r in read_records(daemon.records)} == {first.pid}

@@ -21,6 +21,7 @@ from evframe.daemon import Daemon
 from evframe.handler import Status
 from evframe.sandbox import Sandbox
 from evframe.state import State, StateError
+from evframe.testing import wait_until
 
 SCRIPT, KEY = "daemon_test", "daemon-test-key"
 GROUP = "evframe.test_daemon_handlers"
@@ -219,13 +220,13 @@ def test_operator_resume_reaches_a_running_daemon(sandbox, writer, tmp_path):
     ids = event_ids(writer)
     config = make_config(sandbox, tmp_path, {"d_record": {"fail_on": [ids[0]], "fail_times": 1}})
     with serving(Daemon(config)):
-        assert wait_for(lambda: records(tmp_path).get("d_other") == ids)
+        wait_until(lambda: records(tmp_path).get("d_other") == ids, what="d_other to record all")
         assert "d_record" not in records(tmp_path)
         with State.open(config.daemon.state, sandbox.url, lock=False) as state:
             assert state.handlers()["d_record"].status == Status.FAILED
             state.set_status("d_after", Status.ACTIVE)  # resuming any member resumes the group
             state.commit()
-        assert wait_for(lambda: records(tmp_path).get("d_after") == ids)
+        wait_until(lambda: records(tmp_path).get("d_after") == ids, what="the group to resume")
         assert records(tmp_path)["d_record"] == ids
 
 
@@ -234,17 +235,20 @@ def test_late_visible_events_are_delivered_once(sandbox, writer, tmp_path):
     config = make_config(sandbox, tmp_path, {}, gap_timeout=60)
     daemon = Daemon(config)
     with serving(daemon):
-        assert wait_for(lambda: records(tmp_path).get("d_other") == event_ids(writer))
+        wait_until(
+            lambda: records(tmp_path).get("d_other") == event_ids(writer),
+            what="d_other to record every event",
+        )
         sandbox.faults.hide_next_events(2, seconds=30)
         make_shots(writer, 2)  # the first two of these rows stay hidden for now
         visible = event_ids(writer)
-        assert wait_for(lambda: records(tmp_path).get("d_other") == visible)
-        assert wait_for(lambda: len(daemon.gaps) == 2)
+        wait_until(lambda: records(tmp_path).get("d_other") == visible, what="the visible ids")
+        wait_until(lambda: len(daemon.gaps) == 2, what="two pending ids")
         sandbox.faults.advance(31)
         every = event_ids(writer)
         assert len(every) == len(visible) + 2
-        assert wait_for(lambda: sorted(records(tmp_path)["d_other"]) == every)
-        assert wait_for(lambda: not len(daemon.gaps))
+        wait_until(lambda: sorted(records(tmp_path)["d_other"]) == every, what="the late ids")
+        wait_until(lambda: not len(daemon.gaps), what="no pending ids left")
     got = records(tmp_path)
     for name in ("d_record", "d_after", "d_other"):
         assert sorted(got[name]) == every, name
@@ -283,7 +287,7 @@ def test_site_down_at_start_is_waited_out(tmp_path, caplog, test_dists):
     )
     daemon = Daemon(config)
     with caplog.at_level(logging.WARNING, logger="evframe"), serving(daemon) as thread:
-        assert wait_for(lambda: daemon.source.guard.failures >= 3)
+        wait_until(lambda: daemon.source.guard.failures >= 3, what="three failed attempts")
         assert thread.is_alive()
     warnings = [
         r for r in caplog.records if r.levelno == logging.WARNING and "retrying" in r.getMessage()
@@ -299,18 +303,6 @@ def test_state_of_another_site_is_refused(sandbox, tmp_path, test_dists):
     )
     with pytest.raises(StateError, match="belongs to site"):
         Daemon(other).run()
-
-
-def wait_for(cond: Any, timeout: float = 20.0) -> bool:
-    """Poll ``cond`` until it is true; False after ``timeout`` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return bool(cond())
 
 
 @pytest.fixture
@@ -339,11 +331,17 @@ def test_an_invalid_new_handler_set_is_refused_and_the_old_one_runs_on(
     make_shots(writer, 1)
     config = make_config(sandbox, tmp_path, {}, reload_interval=0.05)
     with caplog.at_level(logging.INFO, logger="evframe"), serving(Daemon(config)):
-        assert wait_for(lambda: records(tmp_path).get("d_after") == event_ids(writer))
+        wait_until(
+            lambda: records(tmp_path).get("d_after") == event_ids(writer),
+            what="d_after to record every event",
+        )
         install_distribution(broken_upgrade)
-        assert wait_for(lambda: "new handler set refused" in caplog.text)
+        wait_until(lambda: "new handler set refused" in caplog.text, what="the refusal")
         assert "d_gone" in caplog.text
         make_shots(writer, 1)  # the old set still serves
-        assert wait_for(lambda: records(tmp_path).get("d_after") == event_ids(writer))
+        wait_until(
+            lambda: records(tmp_path).get("d_after") == event_ids(writer),
+            what="d_after to record every event",
+        )
     refusals = [r for r in caplog.records if "new handler set refused" in r.getMessage()]
     assert len(refusals) == 1  # refused once, not at every check

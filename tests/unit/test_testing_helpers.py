@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import threading
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -21,6 +23,7 @@ from evframe.testing import (
     retirement_event,
     revival_event,
     run_handler,
+    wait_until,
 )
 
 RECORD_KEYS = {
@@ -214,3 +217,89 @@ def test_plugin_is_registered_through_pytest11(pytestconfig: pytest.Config) -> N
     import evframe.pytest_plugin
 
     assert pytestconfig.pluginmanager.is_registered(evframe.pytest_plugin)
+
+
+class FakeClock:
+    """Stands in for the ``time`` module in evframe.testing: sleeping moves the clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(ev_testing, "time", fake)
+    return fake
+
+
+def test_wait_until_returns_the_first_true_value(clock: FakeClock) -> None:
+    values = iter([None, 0, [], ["line"], ["later"]])
+    assert wait_until(lambda: next(values), 5, "a line", interval=0.5) == ["line"]
+    assert clock.sleeps == [0.5, 0.5, 0.5]
+
+
+def test_wait_until_true_at_once_does_not_sleep(clock: FakeClock) -> None:
+    assert wait_until(lambda: True) is True
+    assert clock.sleeps == []
+
+
+def test_wait_until_times_out_naming_what_and_the_detail(clock: FakeClock) -> None:
+    calls = itertools.count(1)
+    with pytest.raises(AssertionError) as err:
+        wait_until(
+            lambda: next(calls) < 0,
+            timeout=1.2,
+            what="the daemon to log 'serving'",
+            interval=0.5,
+            detail=lambda: "--- log tail",
+        )
+    assert str(err.value) == (
+        "timed out after 1.2 s waiting for the daemon to log 'serving'\n--- log tail"
+    )
+    # The last sleep is cut to the deadline, where the condition is tried once more.
+    assert clock.sleeps == [0.5, 0.5, pytest.approx(0.2)]
+    assert next(calls) == 5
+
+
+def test_wait_until_defaults(clock: FakeClock) -> None:
+    with pytest.raises(AssertionError, match=r"^timed out after 20 s waiting for the condition"):
+        wait_until(lambda: False)
+    assert max(clock.sleeps) == 0.05
+    assert sum(clock.sleeps) == pytest.approx(20)
+
+
+def test_wait_until_zero_timeout_tries_once(clock: FakeClock) -> None:
+    calls: list[int] = []
+    with pytest.raises(AssertionError, match=r"waiting for nothing$"):
+        wait_until(lambda: calls.append(1), 0, "nothing")
+    assert calls == [1]
+    assert clock.sleeps == []
+
+
+def test_wait_until_lets_the_conditions_error_through(clock: FakeClock) -> None:
+    def exited() -> bool:
+        raise RuntimeError("the process exited")
+
+    with pytest.raises(RuntimeError, match="the process exited"):
+        wait_until(exited, 5, "the process to log")
+    assert clock.sleeps == []
+
+
+def test_wait_until_refuses_a_busy_loop() -> None:
+    with pytest.raises(ValueError, match="interval"):
+        wait_until(lambda: True, interval=0)
+
+
+def test_wait_until_really_waits_for_another_thread() -> None:
+    done = threading.Event()
+    threading.Timer(0.05, done.set).start()
+    assert wait_until(done.is_set, 10, "the timer", interval=0.01) is True

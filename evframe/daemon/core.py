@@ -220,6 +220,8 @@ class Daemon:
     def _start(self) -> None:
         assert self.state is not None
         processor = self._processor or load_handler_set(self.config, self.connections.for_handler)
+        if processor.sg_factory is None:  # a processor handed in: ctx.sg is the daemon's
+            processor.sg_factory = self.connections.for_handler
         self.processor = processor
         group = self.dcfg.group
         fingerprints = self._fingerprints(group)

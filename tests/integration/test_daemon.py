@@ -1,13 +1,15 @@
 """The daemon in-process against a sandbox on loopback: policies, gaps, operators, sessions.
 
-Handlers come from the installed ``evframe-test-daemon`` distribution (entry-point group
-``evframe.test_daemon_handlers``) and do what their config section tells them.
+The handlers are those of the ``evframe-test-daemon`` distribution, read from its source
+and registered on a Processor handed to the daemon (they do what their config section
+tells them); only the test about an upgrade installs the distribution.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import logging
 import threading
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from evframe import Processor
 from evframe.config import Config, DaemonConfig, HandlerConfig, SiteConfig
 from evframe.daemon import Daemon
 from evframe.handler import Status
@@ -25,6 +28,27 @@ from evframe.testing import wait_until
 
 SCRIPT, KEY = "daemon_test", "daemon-test-key"
 GROUP = "evframe.test_daemon_handlers"
+DIST = Path(__file__).resolve().parent.parent / "dists" / "evframe-test-daemon"
+
+
+def _handlers_module() -> Any:
+    path = DIST / "evframe_test_daemon" / "__init__.py"
+    spec = importlib.util.spec_from_file_location("evframe_test_daemon_source", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HANDLERS = _handlers_module()
+
+
+def daemon_for(config: Config, **options: Any) -> Daemon:
+    """A daemon over the test handlers, registered directly (no install needed)."""
+    processor = Processor(config=lambda name: config.handler(name).config)
+    for name in ("d_record", "d_after", "d_other"):
+        processor.register(getattr(HANDLERS, name), name)
+    return Daemon(config, processor=processor, **options)
 
 
 @pytest.fixture
@@ -100,7 +124,7 @@ def serving(daemon: Daemon) -> Iterator[threading.Thread]:
 
 
 def catch_up(config: Config) -> Daemon:
-    daemon = Daemon(config, until_caught_up=True)
+    daemon = daemon_for(config, until_caught_up=True)
     daemon.run()
     return daemon
 
@@ -219,7 +243,7 @@ def test_operator_resume_reaches_a_running_daemon(sandbox, writer, tmp_path):
     make_shots(writer, 2)
     ids = event_ids(writer)
     config = make_config(sandbox, tmp_path, {"d_record": {"fail_on": [ids[0]], "fail_times": 1}})
-    with serving(Daemon(config)):
+    with serving(daemon_for(config)):
         wait_until(lambda: records(tmp_path).get("d_other") == ids, what="d_other to record all")
         assert "d_record" not in records(tmp_path)
         with State.open(config.daemon.state, sandbox.url, lock=False) as state:
@@ -233,7 +257,7 @@ def test_operator_resume_reaches_a_running_daemon(sandbox, writer, tmp_path):
 def test_late_visible_events_are_delivered_once(sandbox, writer, tmp_path):
     make_shots(writer, 1)
     config = make_config(sandbox, tmp_path, {}, gap_timeout=60)
-    daemon = Daemon(config)
+    daemon = daemon_for(config)
     with serving(daemon):
         wait_until(
             lambda: records(tmp_path).get("d_other") == event_ids(writer),
@@ -275,7 +299,7 @@ def test_pass_session_uuid_gives_handlers_the_events_session(sandbox, tmp_path):
     assert all("0c5e1a2b" not in line for line in lines if line.startswith("d_other"))
 
 
-def test_site_down_at_start_is_waited_out(tmp_path, caplog, test_dists):
+def test_site_down_at_start_is_waited_out(tmp_path, caplog):
     import socket
 
     with socket.socket() as probe:  # a port nothing listens on
@@ -285,7 +309,7 @@ def test_site_down_at_start_is_waited_out(tmp_path, caplog, test_dists):
         site=SiteConfig(url=f"http://127.0.0.1:{port}", script_name=SCRIPT, api_key=KEY),
         daemon=DaemonConfig(state=str(tmp_path / "state.db"), group=GROUP),
     )
-    daemon = Daemon(config)
+    daemon = daemon_for(config)
     with caplog.at_level(logging.WARNING, logger="evframe"), serving(daemon) as thread:
         wait_until(lambda: daemon.source.guard.failures >= 3, what="three failed attempts")
         assert thread.is_alive()
@@ -295,14 +319,14 @@ def test_site_down_at_start_is_waited_out(tmp_path, caplog, test_dists):
     assert len(warnings) == 1  # once per change of state, not once per attempt
 
 
-def test_state_of_another_site_is_refused(sandbox, tmp_path, test_dists):
+def test_state_of_another_site_is_refused(sandbox, tmp_path):
     config = make_config(sandbox, tmp_path, {})
     catch_up(config)
     other = dataclasses.replace(
         config, site=dataclasses.replace(config.site, url="http://127.0.0.1:9")
     )
     with pytest.raises(StateError, match="belongs to site"):
-        Daemon(other).run()
+        daemon_for(other).run()
 
 
 @pytest.fixture
@@ -312,7 +336,7 @@ def broken_upgrade(tmp_path: Path, test_dists: dict[str, str]) -> Iterator[Path]
 
     from evframe.testing import install_distribution
 
-    source = Path(__file__).resolve().parent.parent / "dists" / "evframe-test-daemon"
+    source = DIST
     copy = tmp_path / "evframe-test-daemon-1.1"
     shutil.copytree(source, copy)
     cfg = copy / "setup.cfg"

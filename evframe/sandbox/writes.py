@@ -212,8 +212,12 @@ def _coerce(store: Store, fdef: FieldDef, value: Any) -> Any:
                 out.append(ref)
         return out if dt == "multi_entity" else out[0]
     ok: bool
-    if dt in ("text", "color", "uuid", "password", "timecode"):
+    if dt in ("text", "color", "uuid", "password", "timecode", "footage", "image"):
         ok = isinstance(value, str)
+    elif dt == "system_task_type":
+        ok = isinstance(value, str)
+    elif dt == "entity_type":
+        ok = isinstance(value, str) and value in store.schema.types
     elif dt in ("number", "duration", "percent"):
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif dt in ("float", "currency"):

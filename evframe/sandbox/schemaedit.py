@@ -186,9 +186,8 @@ def create_field(store: Store, actor: Actor, params: dict[str, Any]) -> str:
     edef = store.schema.entity(params.get("type"))
     data_type = params.get("data_type")
     if data_type not in CREATABLE:
-        raise ApiError(
-            f"Bad data_type {data_type!r} for a new field; use one of {', '.join(sorted(CREATABLE))}."
-        )
+        choices = ", ".join(sorted(CREATABLE))
+        raise ApiError(f"Bad data_type {data_type!r} for a new field; use one of {choices}.")
     props = _properties(params)
     display = props.get("name")
     if not isinstance(display, str) or not display.strip():

@@ -20,31 +20,22 @@ from evframe.sandbox.auth import Actor
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.eventlog import NewEvent
 from evframe.sandbox.query import now_wire
-from evframe.sandbox.schema import EntityDef, FieldDef
+from evframe.sandbox.schema import DATA_TYPES, EntityDef, FieldDef
 from evframe.sandbox.store import Store
 
-#: Data types a site lets scripts create fields of.
-CREATABLE = frozenset(
-    {
-        "checkbox",
-        "color",
-        "currency",
-        "date",
-        "date_time",
-        "duration",
-        "entity",
-        "float",
-        "footage",
-        "list",
-        "multi_entity",
-        "number",
-        "percent",
-        "status_list",
-        "text",
-        "timecode",
-        "url",
-    }
-)
+#: Data types a site lets scripts create fields of: not the secret, file,
+#: computed or system-only ones.
+CREATABLE = DATA_TYPES - {
+    "entity_type",
+    "image",
+    "password",
+    "pivot_column",
+    "serializable",
+    "summary",
+    "system_task_type",
+    "tag_list",
+    "uuid",
+}
 #: Properties any field's ``schema_field_update`` may change (the ones ``editable`` in reads).
 _ANY_FIELD = frozenset({"name", "description", "summary_default"})
 #: ... and, on fields created by scripts, these too.

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from evframe.sandbox import reads, writes
+from evframe.sandbox import reads, schemaedit, writes
 from evframe.sandbox.auth import Actor, authenticate
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.eventlog import dumps
-from evframe.sandbox.query import check_path, parse_filters
+from evframe.sandbox.query import Group, check_path, parse_filters
 from evframe.sandbox.reads import RawReply, ReadRequest, SummarizeRequest
 from evframe.sandbox.store import Store
 
@@ -46,6 +46,15 @@ class Api:
             "schema_read": lambda a, p: self.store.schema.api_read(),
             "schema_entity_read": lambda a, p: self.store.schema.api_entity_read(),
             "schema_field_read": self._schema_field_read,
+            "schema_field_create": lambda a, p: schemaedit.create_field(
+                self.store, a, self._params(p)
+            ),
+            "schema_field_update": lambda a, p: schemaedit.update_field(
+                self.store, a, self._params(p)
+            ),
+            "schema_field_delete": lambda a, p: schemaedit.delete_field(
+                self.store, a, self._params(p)
+            ),
         }
 
     def info(self) -> dict[str, Any]:
@@ -162,7 +171,6 @@ class Api:
 
     def _read(self, params: Any) -> ReadRequest:
         params, etype = self._of_type("read", params)
-        schema = self.store.schema
         fields = params.get("return_fields") or ["id"]
         if not isinstance(fields, list):
             raise ApiError(f"Bad return_fields {fields!r}: expected a list of field names.")
@@ -181,7 +189,7 @@ class Api:
         sorts = self._sorts(etype, params.get("sorts"))
         return ReadRequest(
             entity_type=etype,
-            filters=parse_filters(schema, etype, params.get("filters")),
+            filters=self._filters(etype, params),
             sorts=sorts,
             return_fields=fields,
             per_page=max(1, min(per_page, page_size)),
@@ -223,5 +231,24 @@ class Api:
             if not isinstance(g, dict) or g.get("type", "exact") != "exact":
                 raise ApiError(f"Bad grouping {g!r}: only type 'exact' is supported.")
             check_path(schema, etype, g.get("field"))
+        return SummarizeRequest(etype, self._filters(etype, params), summaries, grouping)
+
+    def _filters(self, etype: str, params: dict[str, Any]) -> Group:
+        """The request's filters, plus ``include_archived_projects=False`` if it says so."""
+        schema = self.store.schema
         filters = parse_filters(schema, etype, params.get("filters"))
-        return SummarizeRequest(etype, filters, summaries, grouping)
+        archived = params.get("include_archived_projects", True)
+        if not isinstance(archived, bool):
+            raise ApiError(f"Bad include_archived_projects {archived!r}: expected true or false.")
+        project = schema.entity(etype).fields.get("project")
+        if archived:
+            return filters
+        # An archived Project hides itself; rows without a project stay, as on a site.
+        if etype == "Project":
+            path = "archived"
+        elif project is not None and project.data_type == "entity":
+            path = "project.Project.archived"
+        else:
+            return filters
+        live = parse_filters(schema, etype, [[path, "is_not", True]])
+        return Group("and", (filters, *live.conditions))

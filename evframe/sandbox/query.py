@@ -64,6 +64,8 @@ _UNITS = {
     "YEAR": _dt.timedelta(days=365),
 }
 _TYPE_FIELD = FieldDef(entity_type="", name="type", data_type="text", display_name="Type")
+#: Data types a site refuses in filters (their values are secret, files or computed).
+UNFILTERABLE = frozenset({"password", "image", "url", "summary", "pivot_column"})
 
 
 PathValues = Callable[[str, Record, Sequence[str]], list[Any]]
@@ -124,7 +126,7 @@ def check_path(schema: Schema, entity_type: str, path: Any) -> FieldDef:
                     "not an entity link, so it cannot be followed."
                 )
             current = parts[i + 1]
-            if current not in schema.types:
+            if not schema.enabled(current):
                 raise ApiError(f"Bad field path {path!r}: unknown entity type {current!r}.")
     return fdef
 
@@ -232,6 +234,12 @@ class _Parser:
         if not isinstance(values, list):
             values = [values]
         fdef = check_path(self.schema, entity_type, path)
+        if fdef.data_type in UNFILTERABLE:
+            # Worded as a site words it.
+            raise ApiError(
+                f"API read() {fdef.entity_type}.{fdef.name}'s '{fdef.data_type}' data type "
+                "cannot be used in a filter."
+            )
         if relation not in RELATIONS:
             raise ApiError(
                 f"Bad filter on {path!r}: unknown relation {relation!r}; "
@@ -262,6 +270,8 @@ class _Parser:
                     key = _link_key(v)
                     if key is None:
                         raise ApiError(f"{where}: {v!r} is not an entity link {{type, id}}.")
+                    if not self.schema.enabled(key[0]):
+                        raise ApiError(f"{where}: {key[0]!r} is not a valid entity type.")
                     keys.add(key)
                 if multi:
                     return lambda v: (
@@ -270,6 +280,8 @@ class _Parser:
                 return lambda v: (v is None and none_ok) or _link_key(v) in keys
             if relation == "type_is":
                 t = one()
+                if t is not None and not self.schema.enabled(t):
+                    raise ApiError(f"{where}: {t!r} is not a valid entity type.")
 
                 def type_is(v: Any) -> bool:
                     links = v if isinstance(v, list) else [v] if v else []

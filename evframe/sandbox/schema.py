@@ -1,9 +1,11 @@
 """The sandbox's schema: entity types, their fields and data types.
 
-A bundled ``schema.json`` describes the common entity types of a site.  Custom
-fields (``sg_*``) and custom entity types are added from an extension file in
-the same format, from the command line (``--field Shot.sg_foo:text``) or from
-Python (:meth:`Schema.add_field`).
+A bundled ``schema.json`` describes the entity types and fields of a new site,
+with the types a site ships disabled (``CustomEntity01``..., ``Episode``...)
+marked ``"visible": false``.  Custom fields (``sg_*``) and custom entity types
+are added from an extension file in the same format, from the command line
+(``--field Shot.sg_foo:text``), from Python (:meth:`Schema.add_field`) or over
+the API (:mod:`evframe.sandbox.schemaedit`).
 """
 
 from __future__ import annotations
@@ -27,14 +29,20 @@ DATA_TYPES = frozenset(
         "date_time",
         "duration",
         "entity",
+        "entity_type",
         "float",
+        "footage",
+        "image",
         "list",
         "multi_entity",
         "number",
         "password",
         "percent",
+        "pivot_column",
         "serializable",
         "status_list",
+        "summary",
+        "system_task_type",
         "tag_list",
         "text",
         "timecode",
@@ -44,7 +52,7 @@ DATA_TYPES = frozenset(
 )
 
 _STANDARD_FIELDS: dict[str, dict[str, Any]] = {
-    "id": {"data_type": "number", "name": "Id", "editable": False},
+    "id": {"data_type": "number", "name": "Id", "editable": False, "unique": True},
     "created_at": {"data_type": "date_time", "name": "Date Created", "editable": False},
     "updated_at": {"data_type": "date_time", "name": "Date Updated", "editable": False},
     "created_by": {
@@ -74,13 +82,39 @@ class FieldDef:
     valid_types: tuple[str, ...] = ()
     valid_values: tuple[str, ...] = ()
     default_value: Any = None
+    mandatory: bool = False
+    unique: bool = False
+    description: str = ""
+    summary_default: str = "none"
     #: ``("Task", "entity")`` for a field computed from the links pointing here.
     reverse_of: tuple[str, str] | None = None
     custom: bool = False
+    #: The id of the field's row on a site (``DisplayColumn``), once its events need one.
+    column_id: int | None = None
 
     @property
     def is_link(self) -> bool:
         return self.data_type in ("entity", "multi_entity")
+
+    def spec(self) -> dict[str, Any]:
+        """The field in the schema file format, complete enough to rebuild it."""
+        spec: dict[str, Any] = {
+            "data_type": self.data_type,
+            "name": self.display_name,
+            "editable": self.editable,
+            "valid_types": list(self.valid_types),
+            "valid_values": list(self.valid_values),
+            "default_value": self.default_value,
+            "mandatory": self.mandatory,
+            "unique": self.unique,
+            "description": self.description,
+            "summary_default": self.summary_default,
+            "custom": self.custom,
+            "column_id": self.column_id,
+        }
+        if self.reverse_of:
+            spec["reverse_of"] = ".".join(self.reverse_of)
+        return spec
 
     def to_api(self) -> dict[str, Any]:
         """The field as ``schema_field_read`` returns it."""
@@ -88,9 +122,12 @@ class FieldDef:
         def prop(value: Any, editable: bool = False) -> dict[str, Any]:
             return {"editable": editable, "value": value}
 
+        default = self.default_value
+        if default is None and self.data_type == "checkbox":
+            default = False  # what a site reports for a checkbox with no default
         properties: dict[str, Any] = {
-            "default_value": prop(self.default_value),
-            "summary_default": prop("none", True),
+            "default_value": prop(default),
+            "summary_default": prop(self.summary_default, True),
         }
         if self.valid_types:
             properties["valid_types"] = prop(list(self.valid_types), True)
@@ -98,13 +135,13 @@ class FieldDef:
             properties["valid_values"] = prop(list(self.valid_values), True)
         return {
             "data_type": prop(self.data_type),
-            "description": prop("", True),
+            "description": prop(self.description, True),
             "editable": prop(self.editable and self.reverse_of is None),
             "entity_type": prop(self.entity_type),
-            "mandatory": prop(False),
+            "mandatory": prop(self.mandatory),
             "name": prop(self.display_name, True),
             "properties": properties,
-            "unique": prop(False),
+            "unique": prop(self.unique),
             "visible": prop(True),
             "custom_metadata": prop("", True),
         }
@@ -118,6 +155,8 @@ class EntityDef:
     display_name: str
     name_field: str | None
     fields: dict[str, FieldDef] = field(default_factory=dict)
+    #: Disabled types (a new site's ``CustomEntity01``...) are listed but refused.
+    visible: bool = True
 
 
 def _field_from_spec(entity_type: str, name: str, spec: Any, custom: bool) -> FieldDef:
@@ -145,8 +184,13 @@ def _field_from_spec(entity_type: str, name: str, spec: Any, custom: bool) -> Fi
         valid_types=tuple(spec.get("valid_types") or ()),
         valid_values=tuple(spec.get("valid_values") or ()),
         default_value=spec.get("default_value"),
+        mandatory=bool(spec.get("mandatory", False)),
+        unique=bool(spec.get("unique", False)),
+        description=str(spec.get("description") or ""),
+        summary_default=str(spec.get("summary_default") or "none"),
         reverse_of=reverse_of,
-        custom=custom,
+        custom=bool(spec.get("custom", custom)),
+        column_id=spec.get("column_id"),
     )
 
 
@@ -155,6 +199,8 @@ class Schema:
 
     def __init__(self) -> None:
         self.types: dict[str, EntityDef] = {}
+        #: Fields deleted over the API, by ``(entity type, name)``: their names stay taken.
+        self.retired: dict[tuple[str, str], FieldDef] = {}
 
     @classmethod
     def bundled(cls) -> Schema:
@@ -169,7 +215,9 @@ class Schema:
 
         A field spec is a data type name or an object with ``data_type`` and
         optionally ``name``, ``valid_types``, ``valid_values``, ``default_value``.
-        A new entity type also takes ``display_name`` and ``name_field``.
+        A new entity type also takes ``display_name`` and ``name_field``.  Naming a
+        disabled type (``CustomEntity01``...) in an extension enables it, as an
+        administrator does on a site, unless it says ``"visible": false``.
         """
         types = data.get("entity_types", data)
         if not isinstance(types, Mapping):
@@ -190,6 +238,9 @@ class Schema:
                         type_name, fname, _STANDARD_FIELDS[fname], custom=False
                     )
                 self.types[type_name] = edef
+            elif tspec.get("display_name"):
+                edef.display_name = tspec["display_name"]
+            edef.visible = bool(tspec.get("visible", True if custom else edef.visible))
             for fname, fspec in (tspec.get("fields") or {}).items():
                 edef.fields[fname] = _field_from_spec(type_name, fname, fspec, custom)
 
@@ -226,7 +277,19 @@ class Schema:
             spec["name"] = display_name
         fdef = _field_from_spec(entity_type, field_name, spec, custom=True)
         self.types[entity_type].fields[field_name] = fdef
+        self.retired.pop((entity_type, field_name), None)
         return fdef
+
+    def restore_field(self, entity_type: str, field_name: str, spec: Mapping[str, Any]) -> None:
+        """Put back a field saved with the data (added, changed or retired), as it was saved."""
+        edef = self.types[entity_type]
+        fdef = _field_from_spec(entity_type, field_name, spec, custom=True)
+        if spec.get("retired"):
+            edef.fields.pop(field_name, None)
+            self.retired[(entity_type, field_name)] = fdef
+        else:
+            edef.fields[field_name] = fdef
+            self.retired.pop((entity_type, field_name), None)
 
     def custom_fields(self) -> list[FieldDef]:
         """Fields added on top of the bundled schema (persisted with the data)."""
@@ -234,14 +297,26 @@ class Schema:
 
     # -- lookups that answer api3 errors -------------------------------------------------
 
-    def entity(self, entity_type: Any) -> EntityDef:
+    def enabled(self, entity_type: Any) -> bool:
+        """Whether ``entity_type`` exists and is enabled (can be read and written)."""
+        edef = self.types.get(entity_type) if isinstance(entity_type, str) else None
+        return edef is not None and edef.visible
+
+    def entity(self, entity_type: Any, *, disabled_ok: bool = False) -> EntityDef:
+        """The enabled type ``entity_type`` (or a disabled one, for schema reads)."""
         edef = self.types.get(entity_type) if isinstance(entity_type, str) else None
         if edef is None:
             raise ApiError(f"Unknown entity type {entity_type!r}.")
+        if not edef.visible and not disabled_ok:
+            raise ApiError(
+                f"Entity type {entity_type!r} is not enabled on this site "
+                "(enable it in a schema extension file)."
+            )
         return edef
 
-    def field(self, entity_type: str, field_name: Any) -> FieldDef:
-        edef = self.entity(entity_type)
+    def field(self, entity_type: str, field_name: Any, *, disabled_ok: bool = False) -> FieldDef:
+        """A field of ``entity_type``; :class:`ApiError` naming it if there is none."""
+        edef = self.entity(entity_type, disabled_ok=disabled_ok)
         fdef = edef.fields.get(field_name) if isinstance(field_name, str) else None
         if fdef is None:
             raise ApiError(f"Unknown field {field_name!r} on entity type {entity_type}.")
@@ -253,15 +328,17 @@ class Schema:
         return {
             name: {
                 "name": {"editable": False, "value": e.display_name},
-                "visible": {"editable": False, "value": True},
+                "visible": {"editable": False, "value": e.visible},
             }
             for name, e in sorted(self.types.items())
         }
 
     def api_field_read(self, entity_type: str, field_name: str | None = None) -> dict[str, Any]:
+        # A site describes the fields of disabled types too.
         if field_name:
-            return {field_name: self.field(entity_type, field_name).to_api()}
-        return {n: f.to_api() for n, f in self.entity(entity_type).fields.items()}
+            return {field_name: self.field(entity_type, field_name, disabled_ok=True).to_api()}
+        edef = self.entity(entity_type, disabled_ok=True)
+        return {n: f.to_api() for n, f in edef.fields.items()}
 
     def api_read(self) -> dict[str, Any]:
         return {name: self.api_field_read(name) for name in sorted(self.types)}

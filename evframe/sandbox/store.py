@@ -76,7 +76,7 @@ class Store:
     def _load(self) -> None:
         for etype, fname, spec in self.conn.execute("SELECT * FROM custom_fields"):
             if etype in self.schema.types:
-                self.schema.extend({"entity_types": {etype: {"fields": {fname: json.loads(spec)}}}})
+                self.schema.restore_field(etype, fname, json.loads(spec))
         for etype, eid, retired, data in self.conn.execute("SELECT * FROM entities"):
             self._data.setdefault(etype, {})[eid] = json.loads(data)
             if retired:
@@ -89,14 +89,9 @@ class Store:
         with self.lock:
             self.conn.close()
 
-    def save_custom_field(self, fdef: FieldDef) -> None:
-        """Remember a custom field, so that it is there again on restart."""
-        spec = {
-            "data_type": fdef.data_type,
-            "name": fdef.display_name,
-            "valid_types": list(fdef.valid_types),
-            "valid_values": list(fdef.valid_values),
-        }
+    def save_custom_field(self, fdef: FieldDef, retired: bool = False) -> None:
+        """Remember a field added or changed (or retired), so it is so again on restart."""
+        spec = {**fdef.spec(), "retired": retired}
         with self.lock:
             self.conn.execute(
                 "INSERT OR REPLACE INTO custom_fields VALUES (?, ?, ?)",

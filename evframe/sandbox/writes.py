@@ -182,6 +182,12 @@ def revive(store: Store, actor: Actor, etype: str, eid: Any) -> bool:
         return True
 
 
+#: Data types whose values are plain strings.
+_TEXT_TYPES = frozenset(
+    {"text", "color", "uuid", "password", "timecode", "footage", "image", "system_task_type"}
+)
+
+
 def _coerce(store: Store, fdef: FieldDef, value: Any) -> Any:
     """Check a value written to a field; return its stored form."""
     where = f"{fdef.entity_type}.{fdef.name} ({fdef.data_type})"
@@ -212,8 +218,10 @@ def _coerce(store: Store, fdef: FieldDef, value: Any) -> Any:
                 out.append(ref)
         return out if dt == "multi_entity" else out[0]
     ok: bool
-    if dt in ("text", "color", "uuid", "password", "timecode"):
+    if dt in _TEXT_TYPES:
         ok = isinstance(value, str)
+    elif dt == "entity_type":
+        ok = isinstance(value, str) and value in store.schema.types
     elif dt in ("number", "duration", "percent"):
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif dt in ("float", "currency"):

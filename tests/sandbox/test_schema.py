@@ -10,7 +10,7 @@ import pytest
 from shotgun_api3 import shotgun
 
 from evframe.sandbox import Sandbox
-from tests.sandbox.conftest import KEY, SCRIPT, EventLog, make_client
+from support.sandbox import KEY, SCRIPT, EventLog, make_client
 
 PROJECT = {"type": "Project", "id": 1}
 

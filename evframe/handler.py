@@ -92,8 +92,16 @@ class RetryPolicy:
 
         Jittered down to half, so handlers failing together do not retry together.
         """
-        base: float = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
-        return base * random.uniform(0.5, 1.0)
+        return backoff(attempt - 1, self.backoff, self.max_backoff)
+
+
+def backoff(step: int, base: float, cap: float) -> float:
+    """The one backoff of evframe (handler retries and site trouble alike):
+    ``base`` doubling with each ``step`` (0 for the first wait), capped at ``cap``,
+    jittered down to half so that failures that happen together do not retry
+    together."""
+    wait: float = min(cap, base * 2.0**step)
+    return wait * random.uniform(0.5, 1.0)
 
 
 @dataclass

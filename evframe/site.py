@@ -9,7 +9,6 @@ change of state rather than once per attempt.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from xmlrpc.client import ProtocolError
 from shotgun_api3.shotgun import AuthenticationFault, Shotgun
 
 from evframe.config import Config
+from evframe.handler import backoff
 
 __all__ = ["Connections", "SiteGuard", "Stopping", "describe_error", "make_shotgun"]
 
@@ -106,7 +106,7 @@ class SiteGuard:
             except Exception as exc:  # every failure of the site is waited out
                 self.failures += 1
                 self._trouble(what, exc)
-                delay = min(self.cap, self.base * 2**attempt) * random.uniform(0.5, 1.0)
+                delay = backoff(attempt, self.base, self.cap)
                 attempt = min(attempt + 1, 16)
                 if self.stopping.wait(delay):
                     raise Stopping() from None

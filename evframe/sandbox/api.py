@@ -14,12 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from evframe.sandbox import reads, writes
-from evframe.sandbox.auth import Actor, authenticate
+from evframe.sandbox.auth import Actor
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.eventlog import dumps
 from evframe.sandbox.query import check_path, parse_filters
 from evframe.sandbox.reads import RawReply, ReadRequest, SummarizeRequest
+from evframe.sandbox.sessions import authenticate_any
 from evframe.sandbox.store import Store
+from evframe.sandbox.surface import surface_methods
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class Api:
             "schema_entity_read": lambda a, p: self.store.schema.api_entity_read(),
             "schema_field_read": self._schema_field_read,
         }
+        # The calls beyond reading and writing entities (follows, threads, search...).
+        self._methods.update(surface_methods(store))
 
     def info(self) -> dict[str, Any]:
         """The reply to ``info``: what the client learns about the site."""
@@ -97,7 +101,7 @@ class Api:
             )
         # One request at a time: validation and the write it guards must not interleave.
         with self.store.lock:
-            actor = authenticate(self.store, params[0] if params else None)
+            actor = authenticate_any(self.store, params[0] if params else None)
             return handler(actor, params[1] if len(params) > 1 else None)
 
     @staticmethod

@@ -11,7 +11,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
-from evframe.sandbox.auth import Actor
+from evframe.sandbox.auth import Actor, hash_secret
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.eventlog import NewEvent
 from evframe.sandbox.eventrows import (
@@ -236,7 +236,8 @@ def _coerce(store: Store, fdef: FieldDef, value: Any) -> Any:
         ok = True
     if not ok:
         raise ApiError(f"Bad value for {where}: {value!r}.")
-    return value
+    # Passwords and script keys are stored salted and hashed, never as given.
+    return hash_secret(value) if dt == "password" else value
 
 
 def _fields_in(

@@ -17,6 +17,7 @@ from evframe.sandbox import reads, writes
 from evframe.sandbox.auth import Actor
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.eventlog import dumps
+from evframe.sandbox.grouping import check as grouping_check
 from evframe.sandbox.query import check_path, parse_filters
 from evframe.sandbox.reads import RawReply, ReadRequest, SummarizeRequest
 from evframe.sandbox.sessions import authenticate_any
@@ -224,8 +225,7 @@ class Api:
                 )
             check_path(schema, etype, s.get("field"))
         for g in grouping:
-            if not isinstance(g, dict) or g.get("type", "exact") != "exact":
-                raise ApiError(f"Bad grouping {g!r}: only type 'exact' is supported.")
-            check_path(schema, etype, g.get("field"))
+            field = g.get("field") if isinstance(g, dict) else None
+            grouping_check(check_path(schema, etype, field), g)
         filters = parse_filters(schema, etype, params.get("filters"))
         return SummarizeRequest(etype, filters, summaries, grouping)

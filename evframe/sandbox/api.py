@@ -14,12 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 from evframe.sandbox import reads, schemaedit, writes
-from evframe.sandbox.auth import Actor, authenticate
+from evframe.sandbox.auth import Actor
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.eventlog import dumps
+from evframe.sandbox.grouping import check as grouping_check
 from evframe.sandbox.query import Group, check_path, parse_filters
 from evframe.sandbox.reads import RawReply, ReadRequest, SummarizeRequest
+from evframe.sandbox.sessions import authenticate_any
 from evframe.sandbox.store import Store
+from evframe.sandbox.surface import surface_methods
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class Api:
                 self.store, a, self._params(p)
             ),
         }
+        # The calls beyond reading and writing entities (follows, threads, search...).
+        self._methods.update(surface_methods(store))
 
     def info(self) -> dict[str, Any]:
         """The reply to ``info``: what the client learns about the site."""
@@ -106,7 +111,7 @@ class Api:
             )
         # One request at a time: validation and the write it guards must not interleave.
         with self.store.lock:
-            actor = authenticate(self.store, params[0] if params else None)
+            actor = authenticate_any(self.store, params[0] if params else None)
             return handler(actor, params[1] if len(params) > 1 else None)
 
     @staticmethod
@@ -228,9 +233,8 @@ class Api:
                 )
             check_path(schema, etype, s.get("field"))
         for g in grouping:
-            if not isinstance(g, dict) or g.get("type", "exact") != "exact":
-                raise ApiError(f"Bad grouping {g!r}: only type 'exact' is supported.")
-            check_path(schema, etype, g.get("field"))
+            field = g.get("field") if isinstance(g, dict) else None
+            grouping_check(check_path(schema, etype, field), g)
         return SummarizeRequest(etype, self._filters(etype, params), summaries, grouping)
 
     def _filters(self, etype: str, params: dict[str, Any]) -> Group:

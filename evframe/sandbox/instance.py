@@ -12,6 +12,7 @@ from evframe.sandbox.api import Api
 from evframe.sandbox.auth import ensure_script, scripts_from
 from evframe.sandbox.faults import Faults
 from evframe.sandbox.schema import FieldDef, Schema, parse_field_option
+from evframe.sandbox.schema_extra import add_missing
 from evframe.sandbox.seed import seed_demo
 from evframe.sandbox.seed import seed_events as _seed_events
 from evframe.sandbox.server import SandboxHTTPServer
@@ -53,6 +54,7 @@ class Sandbox:
         self.host = host
         self._port = port
         self.schema = Schema.bundled()
+        add_missing(self.schema)
         for ext in schema:
             if isinstance(ext, Mapping):
                 self.schema.extend(ext)

@@ -14,6 +14,7 @@ from typing import Any
 
 from evframe.sandbox.eventlog import dumps
 from evframe.sandbox.eventsql import NotCompiled
+from evframe.sandbox.grouping import bucket
 from evframe.sandbox.query import Group, Record, predicate, sort_key
 from evframe.sandbox.store import Store
 from evframe.sandbox.values import add_return_field, is_populated, path_values
@@ -164,19 +165,18 @@ def _groups(
         return []
     g, rest = grouping[0], grouping[1:]
     parts = g["field"].split(".")
-    buckets: dict[str, tuple[Any, list[Record]]] = {}
+    kind = g.get("type", "exact")
+    buckets: dict[str, tuple[Any, str, list[Record]]] = {}
     for r in records:
-        v = path_values(store, etype, r, parts)[0]
-        key = dumps(v)
-        buckets.setdefault(key, (v, []))[1].append(r)
+        value, name = bucket(kind, path_values(store, etype, r, parts)[0])
+        buckets.setdefault(dumps(value), (value, name, []))[2].append(r)
     ordered = sorted(buckets.values(), key=lambda b: sort_key(b[0]))
     if g.get("direction") == "desc":
         ordered.reverse()
     out = []
-    for value, recs in ordered:
-        name = value.get("name") if isinstance(value, dict) else value
+    for value, name, recs in ordered:
         group: dict[str, Any] = {
-            "group_name": "" if name is None else str(name),
+            "group_name": name,
             "group_value": value,
             "summaries": _summaries(store, etype, recs, summaries),
         }

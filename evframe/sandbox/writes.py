@@ -11,7 +11,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
-from evframe.sandbox.auth import Actor
+from evframe.sandbox.auth import Actor, hash_secret
 from evframe.sandbox.errors import ApiError
 from evframe.sandbox.eventlog import NewEvent
 from evframe.sandbox.eventrows import (
@@ -24,6 +24,7 @@ from evframe.sandbox.eventrows import (
 from evframe.sandbox.query import WIRE_DATETIME, Record, now_wire
 from evframe.sandbox.schema import FieldDef
 from evframe.sandbox.store import Store
+from evframe.sandbox.twoway import links, partner, pop_computed, sync
 from evframe.sandbox.values import add_return_field, field_value, is_populated, link, link_out
 
 
@@ -58,7 +59,10 @@ def create(
             if auto in edef.fields:
                 rec[auto] = value
         rec.update(values)
+        pop_computed(store.schema, etype, rec)
         store.put(etype, rec, False)
+        two_way = {n: v for n, v in values.items() if partner(store.schema, edef.fields[n])}
+        other_side = sync(store, actor, etype, rec["id"], {}, two_way, now)
         populated = [
             (edef.fields[n], None, field_value(store, etype, rec, n))
             for n in values
@@ -68,6 +72,7 @@ def create(
             [
                 new_entity_event(store, actor, etype, rec, now),
                 *change_events(store, actor, etype, rec, populated, now, in_create=True),
+                *other_side,
             ]
         )
         out = {"type": etype, "id": rec["id"]}
@@ -123,9 +128,12 @@ def update(store: Store, actor: Actor, etype: str, eid: Any, fields: Any) -> dic
     with store.transaction():
         new = dict(rec)
         changes: list[Change] = []
+        before = {
+            f.name: links(store, etype, rec, f) for f, _, _ in items if partner(store.schema, f)
+        }
         for fdef, value, mode in items:
             name = fdef.name
-            old = rec.get(name)
+            old = before[name] if name in before else rec.get(name)
             if fdef.data_type == "multi_entity":
                 old_list = list(old or [])
                 if mode == "add":
@@ -142,11 +150,16 @@ def update(store: Store, actor: Actor, etype: str, eid: Any, fields: Any) -> dic
             if "updated_at" in edef.fields:
                 new["updated_at"] = now
                 new["updated_by"] = {"type": actor.user["type"], "id": actor.user["id"]}
+            after = {f.name: new[f.name] for f, _, _ in changes if f.name in before}
+            pop_computed(store.schema, etype, new)
             store.put(etype, new, False)
+            other_side = sync(store, actor, etype, eid, before, after, now)
             changes = [(f, o, field_value(store, etype, new, f.name)) for f, o, _ in changes]
             if any(f.name == edef.name_field for f, _, _ in changes):
                 store.events.relink(etype, eid, link(store, etype, eid))
-            store.write_events(change_events(store, actor, etype, new, changes, now, False))
+            store.write_events(
+                [*change_events(store, actor, etype, new, changes, now, False), *other_side]
+            )
         out = {"type": etype, "id": eid}
         for fdef, _, _ in items:
             out[fdef.name] = field_value(store, etype, new, fdef.name)
@@ -244,7 +257,8 @@ def _coerce(store: Store, fdef: FieldDef, value: Any) -> Any:
         ok = True
     if not ok:
         raise ApiError(f"Bad value for {where}: {value!r}.")
-    return value
+    # Passwords and script keys are stored salted and hashed, never as given.
+    return hash_secret(value) if dt == "password" else value
 
 
 def _fields_in(
@@ -258,7 +272,8 @@ def _fields_in(
         if not isinstance(item, dict) or "field_name" not in item:
             raise ApiError(f"Bad field item {item!r}: expected {{field_name, value}}.")
         fdef = store.schema.field(etype, item["field_name"])
-        if not fdef.editable or fdef.reverse_of is not None:
+        computed = fdef.reverse_of is not None and partner(store.schema, fdef) is None
+        if not fdef.editable or computed:
             raise ApiError(f"Field {etype}.{fdef.name} is not editable.")
         mode = item.get("multi_entity_update_mode") or "set"
         if mode not in ("set", "add", "remove"):

@@ -186,7 +186,8 @@ def test_auth_failure_is_authentication_fault(sandbox: Sandbox) -> None:
             client("test_script", "wrong-key").find("Shot", [])
         with pytest.raises(shotgun.AuthenticationFault):
             client("nobody", "test-key-123").find("Shot", [])
-        with pytest.raises(shotgun.AuthenticationFault, match="script credentials"):
+        # No HumanUser has that login and password.
+        with pytest.raises(shotgun.AuthenticationFault, match="bad login or password"):
             client(login="ann", password="pw").find("Shot", [])
         sandbox.add_script("other", "other-key")
         other = client("other", "other-key")

@@ -28,6 +28,7 @@ DATA_TYPES = frozenset(
         "duration",
         "entity",
         "float",
+        "image",
         "list",
         "multi_entity",
         "number",

@@ -313,8 +313,8 @@ class FileStore:
         if fdef.data_type in ("url", "image") or takes_link:
             return etype, fname, lambda aid: {"type": "Attachment", "id": aid}
         raise ApiError(
-            f"{etype}.{fname} is a {fdef.data_type} field; files go in File/Link, "
-            "image or Attachment link fields."
+            f"{etype}.{fname} is not a File/Link field ({fdef.data_type}); files go in "
+            "url, image or Attachment link fields."
         )
 
 

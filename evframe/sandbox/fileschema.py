@@ -17,7 +17,8 @@ ATTACHMENT: dict[str, Any] = {
     "display_name": "File",
     "name_field": "filename",
     "fields": {
-        "this_file": {"data_type": "url", "name": "File", "editable": False},
+        # Editable for web and local links; uploads fill it in themselves.
+        "this_file": {"data_type": "url", "name": "File"},
         "filename": {"data_type": "text", "name": "File Name", "editable": False},
         "file_size": {"data_type": "number", "name": "File Size", "editable": False},
         "description": {"data_type": "text", "name": "Description"},

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from evframe.sandbox.auth import authenticate
 from evframe.sandbox.errors import ApiError
-from evframe.sandbox.files import FileStore, Upload, parse_flag, upload_from_form
+from evframe.sandbox.files import FileStore, Upload, as_int
 from evframe.sandbox.fileurls import ATTACHMENT_PATH, MEDIA_PATH, STORAGE_PATH
 
 _LOOPBACK = ("127.", "::1", "::ffff:127.")
@@ -250,3 +250,23 @@ def _send_file(req: BaseHTTPRequestHandler, path: Path, name: str, ctype: str | 
         req.end_headers()
         while chunk := src.read(1 << 20):
             req.wfile.write(chunk)
+
+
+def parse_flag(value: str | None) -> bool:
+    """A form's boolean: the client sends ``True``/``False`` or ``1``."""
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+def upload_from_form(form: dict[str, str], filename: str, thumbnail: bool) -> Upload:
+    """The :class:`Upload` a form describes (``entity_type``, ``entity_id``...)."""
+    eid = form.get("entity_id")
+    return Upload(
+        entity_type=form.get("entity_type"),
+        entity_id=as_int(eid, "entity_id") if eid is not None else None,
+        field_name=form.get("field_name") or None,
+        filename=filename,
+        display_name=form.get("display_name") or None,
+        tag_list=form.get("tag_list"),
+        thumbnail=thumbnail,
+        filmstrip=parse_flag(form.get("filmstrip")),
+    )

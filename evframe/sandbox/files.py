@@ -33,9 +33,11 @@ from evframe.sandbox.values import link
 
 #: Largest file accepted, in bytes (``FileStore.max_upload_bytes`` changes it).
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
-#: Most parts of one multipart upload, and most uploads waiting to be linked.
+#: Most parts of one multipart upload; most uploads waiting to be linked (the oldest
+#: is dropped for a new one, as an unused upload URL expires) and sessions kept.
 MAX_PARTS = 10_000
 MAX_PENDING = 64
+MAX_SESSIONS = 10_000
 _CHUNK = 1 << 20
 
 
@@ -114,6 +116,8 @@ class FileStore:
         """A session token for ``actor``, as the ``_session_id`` cookie carries it."""
         token = secrets.token_hex(16)
         with self._lock:
+            if len(self._sessions) >= MAX_SESSIONS:
+                del self._sessions[next(iter(self._sessions))]
             self._sessions[token] = actor.user
         return token
 
@@ -132,7 +136,7 @@ class FileStore:
         stamp = now_wire().replace("-", "").replace(":", "")
         with self._lock:
             if len(self._pending) >= MAX_PENDING:
-                raise ApiError(f"Too many uploads in progress (at most {MAX_PENDING}).")
+                self._drop(next(iter(self._pending)))
             self._pending[upload_id] = Pending(
                 upload_id, filename, upload_type == "Thumbnail", multipart, stamp, actor.user
             )
@@ -147,7 +151,7 @@ class FileStore:
     def part_link(self, upload_id: str, part: Any) -> str:
         """``1\\n<url>`` for part ``part`` of a multipart upload."""
         pending = self._find(upload_id)
-        number = _int(part, "part_number")
+        number = as_int(part, "part_number")
         if not pending.multipart or not 1 <= number <= MAX_PARTS:
             raise ApiError(f"Bad part_number {part!r} for this upload (1 to {MAX_PARTS}).")
         return f"1\n{self.storage_url(upload_id, number)}\n"
@@ -267,6 +271,12 @@ class FileStore:
             raise ApiError("Unknown or expired upload.")
         return pending
 
+    def _drop(self, upload_id: str) -> None:
+        """Forget an unlinked upload and its bytes (with ``_lock`` held)."""
+        pending = self._pending.pop(upload_id)
+        for part in (0, *pending.parts):
+            self._pending_path(upload_id, part).unlink(missing_ok=True)
+
     def _pending_path(self, upload_id: str, part: int) -> Path:
         return self.root / "pending" / (f"{upload_id}.{part}" if part else upload_id)
 
@@ -349,7 +359,8 @@ def _check_filename(name: str) -> None:
         raise ApiError(f"Bad file name {name!r}.")
 
 
-def _int(value: Any, what: str) -> int:
+def as_int(value: Any, what: str) -> int:
+    """A number sent as form text; :class:`ApiError` naming ``what`` otherwise."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -359,24 +370,4 @@ def _int(value: Any, what: str) -> int:
 def _type_id(text: str) -> tuple[str, int]:
     """``"Shot_12"`` -> ``("Shot", 12)``, as ``share_thumbnail`` sends entities."""
     etype, _, eid = text.strip().rpartition("_")
-    return etype, _int(eid, "entity id")
-
-
-def parse_flag(value: str | None) -> bool:
-    """A form's boolean: the client sends ``True``/``False`` or ``1``."""
-    return (value or "").strip().lower() in ("1", "true", "yes")
-
-
-def upload_from_form(form: dict[str, str], filename: str, thumbnail: bool) -> Upload:
-    """The :class:`Upload` a form describes (``entity_type``, ``entity_id``...)."""
-    eid = form.get("entity_id")
-    return Upload(
-        entity_type=form.get("entity_type"),
-        entity_id=_int(eid, "entity_id") if eid is not None else None,
-        field_name=form.get("field_name") or None,
-        filename=filename,
-        display_name=form.get("display_name") or None,
-        tag_list=form.get("tag_list"),
-        thumbnail=thumbnail,
-        filmstrip=parse_flag(form.get("filmstrip")),
-    )
+    return etype, as_int(eid, "entity id")

@@ -206,10 +206,12 @@ def test_thumbnail_of_an_attachment_goes_through_an_upload_url(
     assert _fetch(image)[0] == data
 
 
-def test_session_token_for_downloads(sg: shotgun.Shotgun) -> None:
+def test_session_token_for_downloads(sandbox: Sandbox, sg: shotgun.Shotgun) -> None:
     # download_attachment asks for one to send as the site's session cookie.
     token = sg.get_session_token()
     assert isinstance(token, str) and len(token) == 32
+    assert sandbox.files.has_session(token)
+    assert not sandbox.files.has_session("0" * 32)
 
 
 def test_files_live_next_to_the_database_and_survive_a_restart(tmp_path: Path) -> None:

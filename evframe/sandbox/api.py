@@ -69,8 +69,12 @@ class Api:
             "full_version": [*SERVER_VERSION, 0],
             "user_authentication_method": "default",
             "api_max_entities_per_page": self.store.page_size,
-            "s3_uploads_enabled": False,
-            "s3_direct_uploads_enabled": False,
+            # Movies on Versions (and files uploaded to Attachments) go through upload
+            # URLs, the rest through the /upload/ forms: clients take both paths, as on
+            # a site (see evframe.sandbox.fileroutes).
+            "s3_uploads_enabled": True,
+            "s3_direct_uploads_enabled": True,
+            "s3_enabled_upload_types": {"Version": ["sg_uploaded_movie"], "Attachment": "*"},
             "evframe_sandbox": True,
         }
 

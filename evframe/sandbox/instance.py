@@ -11,6 +11,9 @@ from typing import Any
 from evframe.sandbox.api import Api
 from evframe.sandbox.auth import ensure_script, scripts_from
 from evframe.sandbox.faults import Faults
+from evframe.sandbox.fileroutes import FileRoutes
+from evframe.sandbox.files import FileStore, data_dir_for
+from evframe.sandbox.fileschema import add_file_fields
 from evframe.sandbox.schema import FieldDef, Schema, parse_field_option
 from evframe.sandbox.schema_extra import add_missing
 from evframe.sandbox.seed import seed_demo
@@ -55,6 +58,7 @@ class Sandbox:
         self._port = port
         self.schema = Schema.bundled()
         add_missing(self.schema)
+        add_file_fields(self.schema)
         for ext in schema:
             if isinstance(ext, Mapping):
                 self.schema.extend(ext)
@@ -74,6 +78,8 @@ class Sandbox:
             ensure_script(self.store, name, key)
         if seed == "demo":
             seed_demo(self.store)
+        #: Uploaded files: next to the database file (``<db>.files``), or temporary.
+        self.files = FileStore(self.store, data_dir_for(db))
         self.api = Api(self.store)
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -84,7 +90,9 @@ class Sandbox:
         """Listen (a free port when ``port`` is 0) and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError("sandbox already started")
-        self._server = SandboxHTTPServer((self.host, self._port), self.api, self.faults)
+        self._server = SandboxHTTPServer(
+            (self.host, self._port), self.api, self.faults, FileRoutes(self.files)
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -95,7 +103,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        """Stop serving, close client connections and the database."""
+        """Stop serving, close client connections, the database and the files."""
         server, thread = self._server, self._thread
         if server is not None:
             server.shutdown()
@@ -105,6 +113,7 @@ class Sandbox:
             thread.join(timeout=10)
         self._server = self._thread = None
         self.store.close()
+        self.files.close()
 
     def __enter__(self) -> Sandbox:
         return self.start()

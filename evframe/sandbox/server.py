@@ -1,4 +1,4 @@
-"""The HTTP side: ``POST /api3/json`` plus the loopback-only admin endpoint.
+"""The HTTP side: ``POST /api3/json``, the loopback-only admin endpoint, file endpoints.
 
 HTTP/1.1 keep-alive with Content-Length, TCP_NODELAY, and every reply written
 with a single ``sendall`` so a poll is one round trip without Nagle delays.
@@ -16,12 +16,13 @@ from typing import Any
 from evframe.sandbox.api import Api
 from evframe.sandbox.eventlog import dumps
 from evframe.sandbox.faults import Faults
+from evframe.sandbox.fileroutes import FileRoutes, is_loopback
+from evframe.sandbox.fileurls import set_site_url
 
 log = logging.getLogger(__name__)
 
 API_PATH = "/api3/json"
 FAULTS_PATH = "/_sandbox/faults"
-_LOOPBACK = ("127.", "::1", "::ffff:127.")
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -38,9 +39,16 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], api: Api, faults: Faults) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        api: Api,
+        faults: Faults,
+        files: FileRoutes | None = None,
+    ) -> None:
         self.api = api
         self.faults = faults
+        self.files = files
         self.stopping = threading.Event()
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
@@ -114,8 +122,24 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _files(self, method: str, path: str) -> bool:
+        """Serve a file endpoint, if ``path`` is one."""
+        files = self.server.files
+        if files is None or not files.handles(path):
+            return False
+        files.serve(self, method, path)
+        return True
+
+    def _site_url(self) -> None:
+        # Replies carry URLs (uploads, thumbnails) on the address the client used.
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        set_site_url(f"http://{host}")
+
     def do_POST(self) -> None:
+        self._site_url()
         path = self.path.split("?", 1)[0]
+        if self._files("POST", path):
+            return
         body = self._body()
         if path == FAULTS_PATH:
             self._admin(body)
@@ -146,8 +170,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(200, self.server.api.handle(body))
 
+    def do_PUT(self) -> None:
+        self._site_url()
+        if not self._files("PUT", self.path.split("?", 1)[0]):
+            self.close_connection = True  # the body is not read
+            self._reply(404, dumps({"error": f"no such endpoint {self.path}"}).encode())
+
     def do_GET(self) -> None:
+        self._site_url()
         path = self.path.split("?", 1)[0]
+        if self._files("GET", path):
+            return
         if path == FAULTS_PATH:
             self._admin(None)
         elif path in ("/", "/_sandbox/health"):
@@ -156,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, dumps({"error": f"no such endpoint {path}"}).encode())
 
     def _admin(self, body: bytes | None) -> None:
-        if not str(self.client_address[0]).startswith(_LOOPBACK):
+        if not is_loopback(self.client_address[0]):
             self._reply(403, dumps({"error": "the admin endpoint answers loopback only"}).encode())
             return
         faults = self.server.faults

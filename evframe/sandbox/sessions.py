@@ -65,13 +65,20 @@ def _user_link(store: Store, etype: str, eid: int) -> dict[str, Any]:
     return {"type": etype, "id": eid, "name": name}
 
 
-def _session(store: Store, auth: dict[str, Any]) -> Actor:
-    token = auth.get("session_token")
+def token_user(store: Store, token: object) -> tuple[str, int] | None:
+    """The (type, id) of the live user a session token was handed to, or None."""
     store.conn.execute(_CREATE_SQL)
     row = store.conn.execute(
         "SELECT user_type, user_id FROM session_tokens WHERE token = ?", (str(token),)
     ).fetchone()
     if row is None or store.get(row[0], row[1]) is None or store.is_retired(row[0], row[1]):
+        return None
+    return str(row[0]), int(row[1])
+
+
+def _session(store: Store, auth: dict[str, Any]) -> Actor:
+    row = token_user(store, auth.get("session_token"))
+    if row is None:
         raise ApiError("Authentication failed: unknown or expired session token.", ERR_AUTH)
     user = _user_link(store, row[0], row[1])
     label = f"Script {user['name']}" if row[0] == "ApiUser" else str(user["name"])

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evframe.sandbox.errors import ApiError
+from evframe.sandbox.fileurls import file_value
 from evframe.sandbox.query import Record, check_path
 from evframe.sandbox.schema import FieldDef
 from evframe.sandbox.store import Store
@@ -86,6 +87,8 @@ def field_value(store: Store, etype: str, rec: Record, name: str) -> Any:
         return None
     if dt == "checkbox":
         return bool(v)
+    if v and dt in ("url", "image"):
+        return file_value(store, etype, rec, dt, v)
     return v
 
 

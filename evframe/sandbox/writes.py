@@ -34,10 +34,15 @@ def create(
     etype: str,
     fields: Any,
     return_fields: Sequence[str] | None = None,
+    *,
+    system: bool = False,
 ) -> dict[str, Any]:
-    """Create one entity (or a custom EventLogEntry row); its reply entity."""
+    """Create one entity (or a custom EventLogEntry row); its reply entity.
+
+    ``system`` writes fields the site fills in itself (read-only to clients).
+    """
     edef = store.schema.entity(etype)
-    items = _fields_in(store, etype, fields, creating=True)
+    items = _fields_in(store, etype, fields, creating=True, system=system)
     with store.transaction():
         if etype == "EventLogEntry":
             return _create_event_entry(store, actor, items)
@@ -116,14 +121,19 @@ def _active(store: Store, etype: str, eid: Any, verb: str) -> Record:
     return rec
 
 
-def update(store: Store, actor: Actor, etype: str, eid: Any, fields: Any) -> dict[str, Any]:
-    """Change fields of a live entity; its reply entity (the fields given)."""
+def update(
+    store: Store, actor: Actor, etype: str, eid: Any, fields: Any, *, system: bool = False
+) -> dict[str, Any]:
+    """Change fields of a live entity; its reply entity (the fields given).
+
+    ``system`` writes fields the site fills in itself (read-only to clients).
+    """
     if etype == "EventLogEntry":
         raise ApiError("EventLogEntry rows cannot be updated.")
     rec = _active(store, etype, eid, "update")
     if store.is_retired(etype, eid):
         raise ApiError(f"Cannot update {etype} {eid}: it is retired.")
-    items = _fields_in(store, etype, fields, creating=False)
+    items = _fields_in(store, etype, fields, creating=False, system=system)
     edef = store.schema.entity(etype)
     with store.transaction():
         new = dict(rec)
@@ -197,7 +207,7 @@ def revive(store: Store, actor: Actor, etype: str, eid: Any) -> bool:
 
 #: Data types whose values are plain strings.
 _TEXT_TYPES = frozenset(
-    {"text", "color", "uuid", "password", "timecode", "footage", "image", "system_task_type"}
+    {"text", "color", "uuid", "password", "timecode", "footage", "system_task_type"}
 )
 
 
@@ -253,6 +263,13 @@ def _coerce(store: Store, fdef: FieldDef, value: Any) -> Any:
             )
     elif dt == "tag_list":
         ok = isinstance(value, list) and all(isinstance(t, str) for t in value)
+    elif dt == "image":
+        # A thumbnail is an uploaded Attachment (upload_thumbnail, share_thumbnail):
+        # the field keeps its link, reads show the URL serving it.
+        ok = isinstance(value, dict) and value.get("type") == "Attachment"
+        if ok and (type(value.get("id")) is not int or not link(store, "Attachment", value["id"])):
+            raise ApiError(f"Bad value for {where}: no Attachment {value.get('id')!r}.")
+        value = {"type": "Attachment", "id": value["id"]} if ok else value
     else:  # serializable, url
         ok = True
     if not ok:
@@ -262,7 +279,7 @@ def _coerce(store: Store, fdef: FieldDef, value: Any) -> Any:
 
 
 def _fields_in(
-    store: Store, etype: str, fields: Any, creating: bool
+    store: Store, etype: str, fields: Any, creating: bool, system: bool = False
 ) -> list[tuple[FieldDef, Any, str]]:
     """Check ``[{field_name, value, multi_entity_update_mode}]``; values in stored form."""
     if not isinstance(fields, list):
@@ -273,7 +290,7 @@ def _fields_in(
             raise ApiError(f"Bad field item {item!r}: expected {{field_name, value}}.")
         fdef = store.schema.field(etype, item["field_name"])
         computed = fdef.reverse_of is not None and partner(store.schema, fdef) is None
-        if not fdef.editable or computed:
+        if (not fdef.editable and not system) or computed:
             raise ApiError(f"Field {etype}.{fdef.name} is not editable.")
         mode = item.get("multi_entity_update_mode") or "set"
         if mode not in ("set", "add", "remove"):

@@ -130,7 +130,8 @@ verbose_option = click.option(
     "-v",
     "--verbose",
     count=True,
-    help="Show more log lines on stderr, whatever the config says (-vv: everything, DEBUG).",
+    help="More log lines on stderr, whatever the config says (repeat for more: serve "
+    "-v logs DEBUG; replay -v shows the handlers' INFO lines, -vv DEBUG).",
 )
 group_option = click.option(
     "--group",

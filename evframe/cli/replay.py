@@ -7,9 +7,9 @@ nothing is written to the state file, and it is never locked.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -35,6 +35,7 @@ from evframe.redact import redact
 
 __all__ = ["replay_command"]
 
+FC = TypeVar("FC", bound=Callable[..., Any])
 PAGE = 500
 _SHOWN = (Outcome.OK, Outcome.FAILED, Outcome.SKIPPED, Outcome.NOT_WANTED)
 
@@ -77,24 +78,14 @@ def _chosen(
     return loaded.processor.graph.sort(chosen)
 
 
+def _id_option(flag: str, help: str) -> Callable[[FC], FC]:
+    return click.option(flag, type=click.IntRange(1), required=True, metavar="ID", help=help)
+
+
 @click.command("replay")
 @config_option
-@click.option(
-    "--from-id",
-    "from_id",
-    type=click.IntRange(1),
-    required=True,
-    metavar="ID",
-    help="First event id (EventLogEntry id) to replay.",
-)
-@click.option(
-    "--to-id",
-    "to_id",
-    type=click.IntRange(1),
-    required=True,
-    metavar="ID",
-    help="Last event id to replay (inclusive).",
-)
+@_id_option("--from-id", "First event id (EventLogEntry id) to replay.")
+@_id_option("--to-id", "Last event id to replay (inclusive).")
 @click.option(
     "--handler",
     "handler_names",

@@ -29,6 +29,7 @@ class StubDaemon:
     made: list[StubDaemon] = []
     result = RunResult.STOPPED
     stop_while_running = False
+    raises: Exception | None = None
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         self.config = config
@@ -37,6 +38,8 @@ class StubDaemon:
         StubDaemon.made.append(self)
 
     def run(self) -> RunResult:
+        if self.raises is not None:
+            raise self.raises
         if self.stop_while_running:
             self.stopping = True
         return self.result
@@ -118,10 +121,8 @@ def test_state_and_start_reach_the_daemon(run: Any, tmp_path: Path) -> None:
 
 
 def test_an_evframe_error_exits_with_its_code(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    def locked(self: StubDaemon) -> RunResult:
-        raise StateLockedError("state file s.db is in use by another daemon")
-
-    monkeypatch.setattr(StubDaemon, "run", locked)
+    error = StateLockedError("state file s.db is in use by another daemon")
+    monkeypatch.setattr(StubDaemon, "raises", error)
     result = run()
     assert result.exit_code == 5
     assert "evframe: error: state file s.db is in use" in result.stderr
@@ -132,10 +133,7 @@ def test_a_crash_exits_1_with_the_secret_redacted(
 ) -> None:
     monkeypatch.setenv("EVFRAME_API_KEY", "s3cret-key-0123456789")
 
-    def crash(self: StubDaemon) -> RunResult:
-        raise RuntimeError("boom with s3cret-key-0123456789")
-
-    monkeypatch.setattr(StubDaemon, "run", crash)
+    monkeypatch.setattr(StubDaemon, "raises", RuntimeError("boom with s3cret-key-0123456789"))
     result = run()
     assert result.exit_code == 1
     assert "daemon crashed" in result.stderr

@@ -1,6 +1,6 @@
 """``python -m evframe`` is the ``evframe`` command."""
 
-from evframe.cli import main
+from evframe.cli.main import main
 
 if __name__ == "__main__":
     main(prog_name="evframe")

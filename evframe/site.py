@@ -17,10 +17,17 @@ from xmlrpc.client import ProtocolError
 
 from shotgun_api3.shotgun import AuthenticationFault, Shotgun
 
-from evframe.config import Config
+from evframe.config import Config, SiteConfig
 from evframe.handler import backoff
 
-__all__ = ["Connections", "SiteGuard", "Stopping", "describe_error", "make_shotgun"]
+__all__ = [
+    "Connections",
+    "SiteGuard",
+    "Stopping",
+    "describe_error",
+    "make_shotgun",
+    "site_shotgun",
+]
 
 log = logging.getLogger("evframe.site")
 T = TypeVar("T")
@@ -54,6 +61,19 @@ def make_shotgun(
     return sg
 
 
+def site_shotgun(site: SiteConfig, url: str) -> Shotgun:
+    """The client for reading ``url``'s event log with the configured script (no retries
+    of its own: a :class:`SiteGuard` does them)."""
+    return make_shotgun(
+        url,
+        site.script_name,
+        site.api_key,
+        timeout=site.timeout,
+        http_proxy=site.http_proxy,
+        ca_certs=site.ca_certs,
+    )
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line account of a failed request (never the credentials)."""
     if isinstance(exc, AuthenticationFault):
@@ -71,7 +91,12 @@ def describe_error(exc: BaseException) -> str:
 
 
 class SiteGuard:
-    """Calls the site until it answers; logs trouble once per change of state."""
+    """Calls the site until it answers; logs trouble once per change of state.
+
+    ``attempts`` bounds the calls: the failure of the last one is raised (for a
+    command's first contact, where a wrong URL or bad credentials should fail at
+    once).  ``None`` retries forever.
+    """
 
     def __init__(
         self,
@@ -81,8 +106,10 @@ class SiteGuard:
         cap: float = 30.0,
         error_after: float = 300.0,
         remind_every: float = 600.0,
+        attempts: int | None = None,
     ) -> None:
         self.stopping = stopping
+        self.attempts = attempts
         self.base = base
         self.cap = cap
         self.error_after = error_after
@@ -96,7 +123,7 @@ class SiteGuard:
 
     def call(self, what: str, func: Callable[[], T]) -> T:
         """``func()``, retried until it succeeds; raises :class:`Stopping` if asked to stop."""
-        attempt = 0
+        attempt = calls = 0
         while True:
             if self.stopping.is_set():
                 raise Stopping()
@@ -105,6 +132,9 @@ class SiteGuard:
                 result = func()
             except Exception as exc:  # every failure of the site is waited out
                 self.failures += 1
+                calls += 1
+                if self.attempts is not None and calls >= self.attempts:
+                    raise
                 self._trouble(what, exc)
                 delay = backoff(attempt, self.base, self.cap)
                 attempt = min(attempt + 1, 16)

@@ -26,7 +26,7 @@ from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
 from evframe.event import ShotgunEvent
 from evframe.processor import Processor
-from evframe.site import Connections, SiteGuard, Stopping, make_shotgun
+from evframe.site import Connections, SiteGuard, Stopping, site_shotgun
 from evframe.state import State
 
 __all__ = ["Daemon", "RunResult"]
@@ -91,15 +91,7 @@ class Daemon:
             url = site_url or config.site.url
             if not url:
                 raise ValueError("no site URL")
-            site = config.site
-            sg = make_shotgun(
-                url,
-                site.script_name,
-                site.api_key,
-                timeout=site.timeout,
-                http_proxy=site.http_proxy,
-                ca_certs=site.ca_certs,
-            )
+            sg = site_shotgun(config.site, url)
             guard = SiteGuard(self._stopping, error_after=self.dcfg.site_error_after)
             source = SiteSource(sg, url, guard)
         self.source = source

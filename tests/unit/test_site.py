@@ -138,6 +138,22 @@ def test_call_retries_until_it_succeeds(caplog_site: pytest.LogCaptureFixture) -
     assert records[1][1].startswith("site reachable again after ")
 
 
+def test_attempts_bounds_the_calls_and_raises_the_last_failure(
+    caplog_site: pytest.LogCaptureFixture,
+) -> None:
+    once = guard(attempts=1)
+    with pytest.raises(ConnectionResetError, match="first"):
+        once.call("find events", failing(ConnectionResetError("first")))
+    assert (once.requests, once.failures) == (1, 1)
+    assert site_records(caplog_site) == [], "a bounded call that gives up warns of no retrying"
+    twice = guard(attempts=2)
+    assert twice.call("find events", failing(ConnectionResetError("reset"), result=7)) == 7
+    with pytest.raises(ConnectionResetError, match="second"):
+        twice.call(
+            "find events", failing(ConnectionResetError("a"), ConnectionResetError("second"))
+        )
+
+
 def test_reachable_again_is_logged_once(caplog_site: pytest.LogCaptureFixture) -> None:
     g = guard()
     g.call("find events", failing(OSError("down")))

@@ -7,9 +7,19 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from evframe.testing import wait_until
+from support.e2e import (
+    FLAKY_V2,
+    Daemon,
+    Procs,
+    ids_by_handler,
+    installed_version,
+    pip_install,
+    read_records,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -17,9 +27,9 @@ SERVING = r"evframe\.daemon: serving (\S+) from event (\d+) "
 
 
 def test_upgrade_on_the_embedded_sandbox_restarts_in_place(
-    offline_daemon: Any, procs: Any, e2e: Any, restore_flaky: None, tmp_path: Path
+    offline_daemon: Daemon, procs: Procs, restore_flaky: None, tmp_path: Path
 ) -> None:
-    assert e2e.installed_version("evframe-test-flaky") == "1.0"
+    assert installed_version("evframe-test-flaky") == "1.0"
     config = offline_daemon.write_config()  # the e2e handlers; reload on SIGHUP only
     records = offline_daemon.records
     # No site configured: serve runs the embedded demo sandbox.
@@ -33,13 +43,11 @@ def test_upgrade_on_the_embedded_sandbox_restarts_in_place(
     assert (demo_dir / "site.db").exists()
 
     def flaky_after_ids() -> list[int]:
-        return e2e.ids_by_handler(e2e.read_records(records)).get("flaky_after", [])
+        return ids_by_handler(read_records(records)).get("flaky_after", [])
 
-    e2e.wait_until(
-        lambda: len(flaky_after_ids()) > 20, 20, "events to be handled", detail=proc.tail
-    )
+    wait_until(lambda: len(flaky_after_ids()) > 20, 20, "events to be handled", detail=proc.tail)
 
-    e2e.pip_install(e2e.FLAKY_V2, tmp_path)
+    pip_install(FLAKY_V2, tmp_path)
     proc.signal(signal.SIGHUP)
     proc.wait_log(r"handler set reloaded: 5 handler\(s\)", timeout=30)
     (_, again) = proc.wait_log(SERVING, count=2)
@@ -50,12 +58,12 @@ def test_upgrade_on_the_embedded_sandbox_restarts_in_place(
 
     # The demo activity goes on, and the new code handles it in the same process.
     def handled_by_2_0() -> bool:
-        rows = e2e.read_records(records)
+        rows = read_records(records)
         return any(r["handler"] == "flaky_after" and r["version"] == "2.0" for r in rows)
 
-    e2e.wait_until(handled_by_2_0, 20, "flaky_after 2.0 to handle an event", detail=proc.tail)
+    wait_until(handled_by_2_0, 20, "flaky_after 2.0 to handle an event", detail=proc.tail)
     assert proc.alive()
-    rows = e2e.read_records(records)
+    rows = read_records(records)
     assert {r["pid"] for r in rows} == {proc.pid}, "restarted in place: the pid stays"
     ids = flaky_after_ids()
     assert ids == sorted(set(ids)), "every event once, in order, across the restart"

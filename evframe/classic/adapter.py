@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from evframe.classic.loader import Plugin, Plugins, load_plugins
-from evframe.classic.matching import event_types, matches
+from evframe.classic.matching import event_types, match_warnings, matches
 from evframe.classic.registrar import Callback
 from evframe.filters import Want
 from evframe.handler import SPEC_ATTR, HandlerSpec, Policy
@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from evframe.event import Event
     from evframe.processor import Processor
 
-__all__ = ["Connect", "classic_handler", "register_classic", "register_plugins", "site_connect"]
+__all__ = [
+    "Connect",
+    "classic_handler",
+    "match_warnings_of",
+    "register_classic",
+    "register_plugins",
+    "site_connect",
+]
 
 Connect = Callable[[str, str], Any]
 CLASSIC_ATTR = "__evframe_classic__"
@@ -143,10 +150,26 @@ def register_classic(
 ) -> Plugins:
     """Load the plugins of ``[classic] paths`` and register their callbacks on
     ``processor``.  ``logs`` also sets up their loggers (the daemon does)."""
-    found = load_plugins(config.classic.paths)
+    prepare = None
+    if logs:
+        from evframe.classic.logs import configure_plugin_logger, configure_plugin_logs
+
+        def prepare(logger: logging.Logger, stem: str) -> None:
+            configure_plugin_logger(logger, stem, True, config)
+
+    found = load_plugins(config.classic.paths, prepare)
     register_plugins(processor, found.plugins, connect or site_connect(config))
     if logs:
-        from evframe.classic.logs import configure_plugin_logs
-
         configure_plugin_logs(found.plugins, config)
+    found.warnings += match_warnings_of(found.plugins)
     return found
+
+
+def match_warnings_of(plugins: Sequence[Plugin]) -> list[str]:
+    """The classic ``matchEvents`` quirks each callback relies on (``evframe check``)."""
+    return [
+        f"{plugin.stem}.{callback.name}: {text}"
+        for plugin in plugins
+        for callback in plugin.callbacks
+        for text in match_warnings(callback.match_events)
+    ]

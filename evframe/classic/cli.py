@@ -64,6 +64,7 @@ def shotgunevents(
     last event id and backlog into a new state file, so no event is processed
     twice or skipped at the switch. Prints what maps and what does not.
     """
+    from evframe.classic.adapter import match_warnings_of
     from evframe.classic.loader import load_plugins
     from evframe.classic.migrate import convert_config, plan_state, write_state
     from evframe.classic.pickle_reader import read_id_file
@@ -83,12 +84,8 @@ def shotgunevents(
             echo(f"  plugin error: {error}", err=True)
         for warning in plugins.warnings:
             echo(f"  plugin warning: {warning}")
-        for plugin in plugins.plugins:
-            from evframe.classic.matching import match_warnings
-
-            for callback in plugin.callbacks:
-                for text in match_warnings(callback.match_events):
-                    echo(f"  warning   {plugin.stem}.{callback.name}: {text}")
+        for text in match_warnings_of(plugins.plugins):
+            echo(f"  warning   {text}")
         ids_path = id_file or (Path(conversion.id_file) if conversion.id_file else None)
         plan = None
         if ids_path is not None and (id_file is not None or ids_path.exists()):

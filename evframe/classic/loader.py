@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -102,9 +102,15 @@ def fingerprints(paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
     return out
 
 
-def load_plugins(paths: Sequence[str | os.PathLike[str]]) -> Plugins:
+Prepare = Callable[[logging.Logger, str], None]
+
+
+def load_plugins(
+    paths: Sequence[str | os.PathLike[str]], prepare: Prepare | None = None
+) -> Plugins:
     """Import every plugin of ``paths`` and run its ``registerCallbacks``; never raises
-    for a broken plugin."""
+    for a broken plugin.  ``prepare(logger, stem)`` readies a plugin's logger before
+    its ``registerCallbacks`` runs (which may log)."""
     found = Plugins()
     for folder in paths:
         # Plugins import helper modules from their own folder (the _-prefixed files).
@@ -118,14 +124,14 @@ def load_plugins(paths: Sequence[str | os.PathLike[str]]) -> Plugins:
                 PluginError(path, f"a plugin named {stem!r} is already loaded from {stems[stem]}")
             )
             continue
-        plugin = _load_one(path, found)
+        plugin = _load_one(path, found, prepare)
         if plugin is not None:
             stems[stem] = path
             found.plugins.append(plugin)
     return found
 
 
-def _load_one(path: Path, found: Plugins) -> Plugin | None:
+def _load_one(path: Path, found: Plugins, prepare: Prepare | None) -> Plugin | None:
     stem = path.stem
     module_name = f"{MODULE_PREFIX}_{stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
     try:
@@ -146,6 +152,8 @@ def _load_one(path: Path, found: Plugins) -> Plugin | None:
         found.warnings.append(f"classic plugin {path} has no registerCallbacks function: skipped")
         return None
     logger = logging.getLogger(f"plugin.{stem}")
+    if prepare is not None:
+        prepare(logger, stem)
     holder = _Plugin(stem, logger)
     try:
         register(Registrar(holder))

@@ -22,7 +22,7 @@ from evframe._logsetup import RedactingFilter, SSLSMTPHandler
 from evframe.classic.loader import Plugin
 from evframe.config import Config
 
-__all__ = ["configure_plugin_logs"]
+__all__ = ["configure_plugin_logger", "configure_plugin_logs"]
 
 CLASSIC_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 _MARK = "_evframe_classic_sink"
@@ -39,11 +39,11 @@ class _ToDaemonLog(logging.Handler):
                 sink.handle(record)
 
 
-def _mail(plugin: Plugin, config: Config) -> logging.Handler | None:
+def _mail(emails: bool | tuple[str, ...], config: Config) -> logging.Handler | None:
     email = config.logging.email
-    if plugin.emails is False or email is None:
+    if emails is False or email is None:
         return None
-    recipients = email.to if plugin.emails is True else plugin.emails
+    recipients = email.to if emails is True else emails
     if not recipients:
         return None
     handler = SSLSMTPHandler(dataclasses.replace(email, to=tuple(recipients)))
@@ -51,33 +51,38 @@ def _mail(plugin: Plugin, config: Config) -> logging.Handler | None:
     return handler
 
 
+def configure_plugin_logger(
+    logger: logging.Logger, stem: str, emails: bool | tuple[str, ...], config: Config
+) -> None:
+    """Give one plugin's logger its sinks, replacing those an earlier call gave it."""
+    for old in [h for h in logger.handlers if getattr(h, _MARK, False)]:
+        logger.removeHandler(old)
+        old.close()
+    sinks: list[logging.Handler] = [_ToDaemonLog()]
+    log_dir = config.classic.log_dir
+    if log_dir is not None:
+        sink: logging.Handler = logging.handlers.TimedRotatingFileHandler(
+            os.path.join(log_dir, f"plugin.{stem}"),
+            "midnight",
+            backupCount=config.classic.log_backups,
+            encoding="utf-8",
+        )
+        sink.setFormatter(logging.Formatter(CLASSIC_FORMAT))
+        sinks.append(sink)
+    mail = _mail(emails, config)
+    if mail is not None:
+        mail.setFormatter(logging.Formatter(CLASSIC_FORMAT))
+        sinks.append(mail)
+    redactor = RedactingFilter(config.secrets())
+    for sink in sinks:
+        sink.addFilter(redactor)
+        setattr(sink, _MARK, True)
+        logger.addHandler(sink)
+    logger.setLevel(logging.getLogger("evframe").getEffectiveLevel())
+    logger.propagate = False
+
+
 def configure_plugin_logs(plugins: Sequence[Plugin], config: Config) -> None:
-    """Give each plugin's logger its sinks, replacing those an earlier call gave it."""
-    level = logging.getLogger("evframe").getEffectiveLevel()
+    """Each plugin's sinks, with the mail recipients it chose in ``registerCallbacks``."""
     for plugin in plugins:
-        logger = plugin.logger
-        for old in [h for h in logger.handlers if getattr(h, _MARK, False)]:
-            logger.removeHandler(old)
-            old.close()
-        sinks: list[logging.Handler] = [_ToDaemonLog()]
-        log_dir = config.classic.log_dir
-        if log_dir is not None:
-            sink: logging.Handler = logging.handlers.TimedRotatingFileHandler(
-                os.path.join(log_dir, f"plugin.{plugin.stem}"),
-                "midnight",
-                backupCount=config.classic.log_backups,
-                encoding="utf-8",
-            )
-            sink.setFormatter(logging.Formatter(CLASSIC_FORMAT))
-            sinks.append(sink)
-        mail = _mail(plugin, config)
-        if mail is not None:
-            mail.setFormatter(logging.Formatter(CLASSIC_FORMAT))
-            sinks.append(mail)
-        redactor = RedactingFilter(config.secrets())
-        for sink in sinks:
-            sink.addFilter(redactor)
-            setattr(sink, _MARK, True)
-            logger.addHandler(sink)
-        logger.setLevel(level)
-        logger.propagate = False
+        configure_plugin_logger(plugin.logger, plugin.stem, plugin.emails, config)

@@ -30,6 +30,7 @@ __all__ = [
     "Level",
     "Mismatch",
     "Number",
+    "Paths",
     "Section",
     "Sections",
     "Strings",
@@ -294,6 +295,19 @@ class Strings(Kind):
         ):
             raise Mismatch(f"a non-empty array of {self.noun} strings")
         return tuple(items)
+
+
+class Paths(Strings):
+    """An array of paths (one string is an array of one), each made absolute as by
+    :class:`FilePath`; the order is kept."""
+
+    doc = "path or array of paths"
+
+    def __init__(self) -> None:
+        super().__init__("path")
+
+    def convert(self, raw: object, at: Place) -> Any:
+        return tuple(FilePath().absent(item, at) for item in super().convert(raw, at))
 
 
 class FreeTable(Kind):

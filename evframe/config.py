@@ -32,6 +32,7 @@ from evframe._kinds import (
     Integer,
     Level,
     Number,
+    Paths,
     Section,
     Sections,
     Strings,
@@ -52,6 +53,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
+    "ClassicConfig",
     "Config",
     "ConfigError",
     "DaemonConfig",
@@ -323,6 +325,24 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class ClassicConfig:
+    """Classic ``shotgunEvents`` plugins run as handlers (``[classic]``)."""
+
+    paths: tuple[str, ...] = key(
+        Paths(), (),
+        "Plugin folders, in the order their plugins run (relative to the config directory). "
+        "Each callback is the handler `<file stem>.<callback name>`.",
+        default_doc="none",
+    )  # fmt: skip
+    log_dir: str | None = key(
+        FilePath(), None,
+        "One log file per plugin here (`plugin.<file stem>`), rotated at midnight like the "
+        "classic `logMode = 1`.",
+    )  # fmt: skip
+    log_backups: int = key(Integer(lo=0), 10, "Rotated plugin log files kept.")
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole configuration; ``path`` is the file it came from (``None``: defaults only)."""
 
@@ -330,6 +350,9 @@ class Config:
     site: SiteConfig = key(Section(SiteConfig), help="The site.", factory=SiteConfig)
     daemon: DaemonConfig = key(Section(DaemonConfig), help="The daemon.", factory=DaemonConfig)
     logging: LoggingConfig = key(Section(LoggingConfig), help="Logs.", factory=LoggingConfig)
+    classic: ClassicConfig = key(
+        Section(ClassicConfig), help="Classic plugins.", factory=ClassicConfig
+    )
     handlers: Mapping[str, HandlerConfig] = key(
         Sections(HandlerConfig), help="Per-handler settings.", factory=lambda: _EMPTY
     )

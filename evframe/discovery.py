@@ -222,13 +222,16 @@ class Validation:
     error: str | None
 
 
-def validate_in_subprocess(group: str, *, timeout: float = 60.0) -> Validation:
+def validate_in_subprocess(
+    group: str, *, timeout: float = 60.0, classic: Sequence[str] = ()
+) -> Validation:
     """Load and validate ``group`` in a fresh interpreter; never raises for a bad set.
 
-    The child is ``python -m evframe.discovery GROUP``; a child that crashes,
-    prints no verdict or outlives ``timeout`` seconds gives ``ok=False``.
+    The child is ``python -m evframe.discovery GROUP [PLUGIN_FOLDER...]``, which also
+    loads the classic plugins of those folders; a child that crashes, prints no
+    verdict or outlives ``timeout`` seconds gives ``ok=False``.
     """
-    command = [sys.executable, "-m", "evframe.discovery", group]
+    command = [sys.executable, "-m", "evframe.discovery", group, *classic]
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -257,13 +260,24 @@ def _refused(error: str) -> Validation:
     return Validation(ok=False, names=[], fingerprints={}, load_errors=[], error=error)
 
 
-def _validate_here(group: str) -> Validation:
+def _validate_here(group: str, classic: Sequence[str] = ()) -> Validation:
     # Imported here: the processor loads handlers through this module.
     from evframe.processor import Processor
 
     processor = Processor()
     error: str | None = None
+    plugin_errors: list[str] = []
+    found = fingerprints(group)
     try:
+        if classic:
+            from evframe.classic.adapter import register_plugins
+            from evframe.classic.loader import fingerprints as plugin_fingerprints
+            from evframe.classic.loader import load_plugins
+
+            plugins = load_plugins(classic)
+            plugin_errors = [str(e) for e in plugins.errors]
+            found.update(plugin_fingerprints(classic))
+            register_plugins(processor, plugins.plugins, lambda _name, _key: None)
         processor.load_from(group, strict=False)
         names = processor.names
     except RegistrationError as exc:
@@ -276,25 +290,26 @@ def _validate_here(group: str) -> Validation:
     return Validation(
         ok=error is None,
         names=names,
-        fingerprints=fingerprints(group),
-        load_errors=[str(e) for e in processor.load_errors],
+        fingerprints=found,
+        load_errors=plugin_errors + [str(e) for e in processor.load_errors],
         error=error,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m evframe.discovery GROUP``: print the :class:`Validation` of GROUP as JSON.
+    """``python -m evframe.discovery GROUP [PLUGIN_FOLDER...]``: print the
+    :class:`Validation` of GROUP (and the classic plugins of those folders) as JSON.
 
     Exit status 0 when the set is valid, 1 when it is not, 2 on bad usage.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m evframe.discovery GROUP", file=sys.stderr)
+    if not args:
+        print("usage: python -m evframe.discovery GROUP [PLUGIN_FOLDER...]", file=sys.stderr)
         return 2
     stdout = sys.stdout
     # Whatever handler modules print while importing must not mix with the verdict.
     with contextlib.redirect_stdout(sys.stderr):
-        verdict = _validate_here(args[0])
+        verdict = _validate_here(args[0], args[1:])
     stdout.write(json.dumps(asdict(verdict)) + "\n")
     stdout.flush()
     return 0 if verdict.ok else 1

@@ -106,12 +106,20 @@ def backoff(step: int, base: float, cap: float) -> float:
 
 @dataclass
 class HandlerSpec:
-    """Everything the decorators attached to one handler function."""
+    """Everything the decorators attached to one handler function.
+
+    ``follows`` and ``linked`` are set by handler kinds rather than decorators
+    (classic plugins): ``follows`` orders only (run after those handlers, with no
+    skipping when one fails and no shared pause); ``linked`` only joins groups
+    (paused and resumed together, in no particular order).
+    """
 
     wants: list[Want] = field(default_factory=list)
     requires: set[str] = field(default_factory=set)
     required_by: set[str] = field(default_factory=set)
     on_error: Policy | None = None
+    follows: set[str] = field(default_factory=set)
+    linked: set[str] = field(default_factory=set)
 
     def wants_event(self, event: Event) -> bool:
         """No ``@want`` means every event; several are alternatives."""

@@ -22,6 +22,11 @@ class HandlerGraph:
     def __init__(self, funcs: Mapping[str, Callable[..., Any]], sources: Mapping[str, str]) -> None:
         graph: Any = nx.DiGraph()
         graph.add_nodes_from(funcs)
+        # Order-only edges (spec.follows) sort but neither skip nor pause; links
+        # (spec.linked) group without ordering.
+        sequence: Any = nx.DiGraph()
+        links: Any = nx.Graph()
+        links.add_nodes_from(funcs)
         registered = sorted(funcs)
         for name, func in funcs.items():
             spec = get_spec(func)
@@ -31,26 +36,37 @@ class HandlerGraph:
             for dep in sorted(spec.required_by):
                 self._check_known(name, "required_by", dep, funcs, sources, registered)
                 graph.add_edge(name, dep)
+            for before in sorted(spec.follows):
+                self._check_known(name, "follows", before, funcs, sources, registered)
+                sequence.add_edge(before, name)
+            for other in sorted(spec.linked):
+                self._check_known(name, "linked", other, funcs, sources, registered)
+                links.add_edge(name, other)
+        ordering: Any = nx.compose(graph, sequence)
         try:
-            cycle = nx.find_cycle(graph)
+            cycle = nx.find_cycle(ordering)
         except nx.NetworkXNoCycle:
             cycle = None
         if cycle:
             names = [edge[0] for edge in cycle]
             path = " -> ".join([*names, names[0]])
+            ordered = any(sequence.has_edge(a, b) for a, b, *_ in cycle)
             raise CycleError(
                 f"handler ordering has a cycle: {path}; remove one of these "
-                f"@requires/@required_by edges",
+                f"@requires/@required_by edges"
+                + (" (classic plugins keep their folder, file and registration order)" * ordered),
                 names,
             )
         self.graph = graph
+        self.sequence = sequence
         # Ties are broken by name, so the order never depends on install order
         # or on PYTHONHASHSEED.
-        self.order: list[str] = list(nx.lexicographical_topological_sort(graph, key=str))
+        self.order: list[str] = list(nx.lexicographical_topological_sort(ordering, key=str))
         self.position: dict[str, int] = {name: i for i, name in enumerate(self.order)}
         self._descendants: dict[str, frozenset[str]] = {}
         self._group_of: dict[str, frozenset[str]] = {}
-        for component in nx.weakly_connected_components(graph):
+        links.add_edges_from(graph.edges())
+        for component in nx.connected_components(links):
             group = frozenset(component)
             for name in group:
                 self._group_of[name] = group
@@ -110,5 +126,8 @@ class HandlerGraph:
             lines.append(f'  "{name}";')
         for a, b in sorted(self.graph.edges()):
             lines.append(f'  "{a}" -> "{b}";')
+        for a, b in sorted(self.sequence.edges()):
+            if not self.graph.has_edge(a, b):
+                lines.append(f'  "{a}" -> "{b}" [style=dashed];')
         lines.append("}")
         return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
-from evframe.daemon.reload import Reloader, announce, load_handler_set
+from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
 from evframe.event import ShotgunEvent
@@ -98,8 +98,7 @@ class Daemon:
         self.url = source.url
         self.connections = Connections(config, self.url)
         self._processor = processor
-        self._fingerprints = fingerprints
-        self._validate = validate
+        self._fingerprints, self._validate = watching(config, fingerprints, validate)
         self.started = threading.Event()
         self.state: State | None = None
         self.read_cursor = 0

@@ -21,7 +21,7 @@ from evframe.daemon.clock import Clock
 from evframe.errors import HandlerSetError, RegistrationError
 from evframe.processor import Processor
 
-__all__ = ["Reloader", "announce", "load_handler_set"]
+__all__ = ["Reloader", "announce", "load_handler_set", "watching"]
 
 log = logging.getLogger("evframe.daemon")
 
@@ -95,9 +95,31 @@ class Reloader:
         return result
 
 
+def watching(
+    config: Config, fingerprints: Fingerprints, validate: Validate
+) -> tuple[Fingerprints, Validate]:
+    """``fingerprints`` and ``validate`` extended to the ``[classic] paths`` plugin files,
+    so an edited, new or deleted plugin file reloads the handler set like a package."""
+    paths = config.classic.paths
+    if not paths:
+        return fingerprints, validate
+    from evframe.classic.loader import fingerprints as plugin_fingerprints
+
+    def with_plugins(group: str) -> dict[str, str]:
+        return {**fingerprints(group), **plugin_fingerprints(paths)}
+
+    def validate_with_plugins(group: str) -> discovery.Validation:
+        if validate is discovery.validate_in_subprocess:
+            return discovery.validate_in_subprocess(group, classic=paths)
+        return validate(group)
+
+    return with_plugins, validate_with_plugins
+
+
 def load_handler_set(config: Config, sg_factory: Callable[[str], Any]) -> Processor:
-    """The installed handlers of ``daemon.group``, validated; packages that fail to
-    import are logged and left out, an invalid set raises :class:`HandlerSetError`."""
+    """The installed handlers of ``daemon.group`` and the ``[classic]`` plugins, validated;
+    packages and plugins that fail to load are logged and left out, an invalid set
+    raises :class:`HandlerSetError`."""
     group = config.daemon.group
     processor = Processor(
         config=lambda name: config.handler(name).config,
@@ -105,6 +127,15 @@ def load_handler_set(config: Config, sg_factory: Callable[[str], Any]) -> Proces
         max_followups=config.daemon.max_followups,
     )
     try:
+        if config.classic.paths:
+            # Before the packages: native handlers may @requires a classic callback.
+            from evframe.classic.adapter import register_classic
+
+            plugins = register_classic(processor, config, logs=True)
+            for warning in plugins.warnings:
+                log.warning("%s", warning)
+            for plugin_error in plugins.errors:
+                log.error("%s", plugin_error)
         processor.load_from(group, strict=False)
     except RegistrationError as exc:
         raise HandlerSetError(f"the installed handler set is invalid: {exc}") from exc

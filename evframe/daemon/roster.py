@@ -137,7 +137,8 @@ class Roster:
         changed: list[str] = []
         for name, m in self.members.items():
             row = stored.get(name)
-            m.fingerprint = fingerprints.get(name)
+            # Keyed by handler name, or by source for handlers that share a file (classic).
+            m.fingerprint = fingerprints.get(name) or fingerprints.get(self.processor.source(name))
             if row is None:
                 m.cursor = read_cursor
                 self._new[name] = read_cursor

@@ -67,6 +67,7 @@ class Loaded:
     errors: list[str]
     ordered: bool
     failed: set[str]
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def load_handlers(config: Config, group: str, sg_factory: Any = None) -> Loaded:
@@ -78,14 +79,24 @@ def load_handlers(config: Config, group: str, sg_factory: Any = None) -> Loaded:
         max_followups=config.daemon.max_followups,
     )
     invalid: list[str] = []
+    plugin_errors: list[str] = []
+    warnings: list[str] = []
     try:
+        if config.classic.paths:
+            # Before the packages, as the daemon does: native handlers may
+            # @requires a classic callback.
+            from evframe.classic.adapter import register_classic
+
+            plugins = register_classic(processor, config)
+            plugin_errors = [str(e) for e in plugins.errors]
+            warnings = list(plugins.warnings)
         processor.load_from(group, strict=False)
     except RegistrationError as exc:
         invalid.append(str(exc))
-    errors = [str(e) for e in processor.load_errors] + invalid
+    errors = plugin_errors + [str(e) for e in processor.load_errors] + invalid
     names = processor.registered if invalid else processor.names
     failed = {e.handler for e in processor.load_errors}
-    return Loaded(processor, group, names, errors, not invalid, failed)
+    return Loaded(processor, group, names, errors, not invalid, failed, warnings)
 
 
 def on_error(config: Config, processor: Processor, name: str) -> tuple[str, str]:

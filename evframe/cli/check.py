@@ -84,7 +84,7 @@ def check_command(
     config = get_config(config_path)
     group = group or config.daemon.group
     loaded = load_handlers(config, group)
-    warnings: list[str] = []
+    warnings: list[str] = list(loaded.warnings)
     site_errors: list[str] = []
     out = [f"config: {config.path or '(none found; defaults and environment)'}"]
     if config.site.url:

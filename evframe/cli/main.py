@@ -12,6 +12,7 @@ from evframe.cli._common import EvframeGroup
 from evframe.cli.check import check_command
 from evframe.cli.graph import graph_command
 from evframe.cli.handlers import handlers_command
+from evframe.cli.migrate import migrate
 from evframe.cli.replay import replay_command
 from evframe.cli.serve import serve_command
 from evframe.cli.state import state_command
@@ -44,5 +45,6 @@ for _name, _command in (
     ("graph", graph_command),
     ("state", state_command),
     ("replay", replay_command),
+    ("migrate", migrate),
 ):
     main.add_command(_command, name=_name)

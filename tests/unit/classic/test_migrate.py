@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evframe.classic.cli import migrate
 from evframe.classic.migrate import convert_config
 from evframe.classic.pickle_reader import IdFileError, read_id_file
+from evframe.cli import main
 from evframe.config import load_config
 from evframe.state import State
 
@@ -171,7 +171,7 @@ def test_migrate_check_writes_nothing(classic: Path, tmp_path: Path, monkeypatch
         monkeypatch.setenv(key, value)
     out = tmp_path / "evframe.toml"
     result = CliRunner().invoke(
-        migrate, ["shotgunevents", "--conf", str(classic), "--out", str(out), "--check"]
+        main, ["migrate", "shotgunevents", "--conf", str(classic), "--out", str(out), "--check"]
     )
     assert result.exit_code == 0, result.output
     assert not out.exists() and not (tmp_path / "evframe-state.db").exists()
@@ -187,7 +187,7 @@ def test_migrate_writes_config_and_state(classic: Path, tmp_path: Path, monkeypa
         monkeypatch.setenv(key, value)
     out = tmp_path / "evframe.toml"
     args = ["shotgunevents", "--conf", str(classic), "--out", str(out)]
-    result = CliRunner().invoke(migrate, args)
+    result = CliRunner().invoke(main, ["migrate", *args])
     assert result.exit_code == 0, result.output
     monkeypatch.setenv("EVFRAME_SMTP_PASSWORD", "p")  # what the to-do line asks for
     assert load_config(out).classic.paths
@@ -203,7 +203,7 @@ def test_migrate_writes_config_and_state(classic: Path, tmp_path: Path, monkeypa
         }
         assert state.read_cursor == 120
         assert set(state.pending()) == {118}
-    again = CliRunner().invoke(migrate, [*args, "--force"])
+    again = CliRunner().invoke(main, ["migrate", *args, "--force"])
     assert again.exit_code != 0 and "already has cursors" in again.output
 
 
@@ -213,16 +213,24 @@ def test_migrate_refuses_a_hostile_id_file(classic: Path, tmp_path: Path, monkey
     (tmp_path / "shotgunEventDaemon.id").write_bytes(pickle.dumps(Exploit(), protocol=2))
     out = tmp_path / "evframe.toml"
     result = CliRunner().invoke(
-        migrate, ["shotgunevents", "--conf", str(classic), "--out", str(out)]
+        main, ["migrate", "shotgunevents", "--conf", str(classic), "--out", str(out)]
     )
     assert result.exit_code == 4
     assert "refused classic id file" in result.output and not out.exists()
 
 
 def test_migrate_runs_as_a_python_entry(classic: Path, tmp_path: Path) -> None:
-    code = "import sys; from evframe.classic.cli import migrate; sys.exit(migrate())"
     proc = subprocess.run(
-        [sys.executable, "-c", code, "shotgunevents", "--conf", str(classic), "--check"],
+        [
+            sys.executable,
+            "-m",
+            "evframe",
+            "migrate",
+            "shotgunevents",
+            "--conf",
+            str(classic),
+            "--check",
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, **ENV},

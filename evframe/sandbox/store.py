@@ -180,13 +180,11 @@ class Store:
         self._index_links(etype, rec)
 
     def _index_links(self, etype: str, rec: Record) -> None:
-        edef = self.schema.types.get(etype)
-        if edef is None:
-            return
+        # By the values' shape, not the schema: a field retired from the schema
+        # and restored (or a link field added later) stays indexed.
         rows = []
-        for name, fdef in edef.fields.items():
-            v = rec.get(name)
-            if not v or not fdef.is_link or fdef.reverse_of is not None:
+        for name, v in rec.items():
+            if not v or not isinstance(v, dict | list):
                 continue
             for lk in v if isinstance(v, list) else [v]:
                 if isinstance(lk, dict) and isinstance(lk.get("type"), str):
@@ -240,6 +238,16 @@ class Store:
     def table(self, etype: str) -> Mapping[int, Record]:
         """Every stored record of ``etype`` by id, retired ones included (read only)."""
         return self._data.get(etype, {})
+
+    def linking_ids(self, etype: str, field: str, target_type: str, target_id: int) -> list[int]:
+        """Ids (ascending) of the ``etype`` records whose ``field`` links to the target."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT id FROM entity_links WHERE ltype = ? AND lid = ? AND type = ?"
+                " AND field = ? ORDER BY id",
+                (target_type, target_id, etype, field),
+            )
+            return [r[0] for r in rows]
 
     def retired_ids(self, etype: str) -> Set[int]:
         """The ids of the retired records of ``etype`` (read only)."""

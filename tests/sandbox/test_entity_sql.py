@@ -181,3 +181,17 @@ def test_links_of_an_older_database_are_indexed_on_open(tmp_path: Path) -> None:
         rows = sg.find("Shot", [["sg_sequence", "is", SEQ1]], ["code"])
         assert [r["code"] for r in rows] == ["010_0010", "010_0020", "010_0030", "010_0040"]
         sg.close()
+
+
+@pytest.mark.parametrize(
+    ("etype", "field", "rtype", "rfield"),
+    [("Sequence", "shots", "Shot", "sg_sequence"), ("Asset", "shots", "Shot", "assets")],
+)
+def test_reverse_fields_read_the_link_index(
+    site: tuple[Sandbox, shotgun.Shotgun], etype: str, field: str, rtype: str, rfield: str
+) -> None:
+    _, sg = site
+    for row in sg.find(etype, [], [field]):
+        target = {"type": etype, "id": row["id"]}
+        forward = sg.find(rtype, [[rfield, "is", target]], ["code"])
+        assert row[field] == [{"type": rtype, "id": r["id"], "name": r["code"]} for r in forward]

@@ -32,33 +32,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from evframe.sandbox.eventsql import NotCompiled, Where, compile_filters, link_key
-from evframe.sandbox.query import Condition, Group, window
+from evframe.sandbox.query import UNFILTERABLE, Condition, Group, window
+from evframe.sandbox.schema import DATA_TYPES
 
 if TYPE_CHECKING:
     from evframe.sandbox.store import Store
 
-#: Data types whose stored values are one JSON scalar (or null).
-SCALAR_TYPES = frozenset(
-    {
-        "checkbox",
-        "color",
-        "currency",
-        "date",
-        "date_time",
-        "duration",
-        "entity_type",
-        "float",
-        "footage",
-        "list",
-        "number",
-        "percent",
-        "status_list",
-        "system_task_type",
-        "text",
-        "timecode",
-        "uuid",
-    }
-)
+#: Data types whose stored values are one JSON scalar (or null): not links, lists,
+#: documents, or the types a filter refuses.
+SCALAR_TYPES = DATA_TYPES - UNFILTERABLE - {"entity", "multi_entity", "serializable", "tag_list"}
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _NUMERIC = "('integer','real')"
 #: A link row ``l`` whose entity is not retired (a missing one reads as the stored link).

@@ -1,8 +1,10 @@
 """Reads: ``read`` (find) pages and ``summarize``, from requests already checked.
 
 :mod:`evframe.sandbox.api` checks the parameters and the filters; here the
-matching records are found (EventLogEntry through SQL where it can be, see
-:mod:`evframe.sandbox.eventlog`), sorted, paged and shaped into the reply.
+matching records are found, sorted and paged in SQL where the filters and sorts
+compile (:mod:`evframe.sandbox.eventlog` for EventLogEntry,
+:mod:`evframe.sandbox.entitysql` for the other types), in Python otherwise, and
+shaped into the reply.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from evframe.sandbox import entitysql
 from evframe.sandbox.eventlog import dumps
 from evframe.sandbox.eventsql import NotCompiled
 from evframe.sandbox.grouping import bucket
@@ -82,13 +85,13 @@ def _matching(store: Store, etype: str, filters: Group, retired: bool) -> list[R
             return records
         pred = predicate(etype, residual, values_of)
         return [r for r in records if pred(r)]
-    pred = predicate(etype, filters, values_of)
-    retired_set = store.retired_ids(etype)
-    return [
-        r
-        for eid, r in sorted(store.table(etype).items())
-        if (eid in retired_set) == retired and pred(r)
-    ]
+    ids, residual = entitysql.matching_ids(store, etype, filters, retired)
+    table = store.table(etype)
+    records = [table[i] for i in ids]
+    if residual is None:
+        return records
+    pred = predicate(etype, residual, values_of)
+    return [r for r in records if pred(r)]
 
 
 def read(store: Store, req: ReadRequest) -> dict[str, Any] | RawReply:
@@ -112,6 +115,22 @@ def read(store: Store, req: ReadRequest) -> dict[str, Any] | RawReply:
                 )
             except NotCompiled:
                 pass
+        elif etype != "EventLogEntry":
+            try:
+                ids, more, count = entitysql.page_ids(
+                    store,
+                    etype,
+                    req.filters,
+                    req.sorts,
+                    req.retired,
+                    (per_page, page),
+                    count=req.with_count,
+                )
+            except NotCompiled:
+                pass
+            else:
+                table = store.table(etype)
+                return _reply(store, req, [table[i] for i in ids], more, count)
         records = _matching(store, etype, req.filters, req.retired)
         records.sort(key=lambda r: r["id"])
         for path, desc in reversed(req.sorts):
@@ -122,16 +141,22 @@ def read(store: Store, req: ReadRequest) -> dict[str, Any] | RawReply:
             )
         start = (page - 1) * per_page
         chunk = records[start : start + per_page]
-        entities = []
-        for rec in chunk:
-            out: dict[str, Any] = {"type": etype, "id": rec["id"]}
-            for path in req.return_fields:
-                add_return_field(store, etype, rec, path, out)
-            entities.append(out)
-        info: dict[str, Any] = {"has_next_page": len(records) > start + per_page}
-        if req.with_count:
-            info["entity_count"] = len(records)
-        return {"entities": entities, "paging_info": info}
+        return _reply(store, req, chunk, len(records) > start + per_page, len(records))
+
+
+def _reply(
+    store: Store, req: ReadRequest, chunk: list[Record], more: bool, count: int | None
+) -> dict[str, Any]:
+    entities = []
+    for rec in chunk:
+        out: dict[str, Any] = {"type": req.entity_type, "id": rec["id"]}
+        for path in req.return_fields:
+            add_return_field(store, req.entity_type, rec, path, out)
+        entities.append(out)
+    info: dict[str, Any] = {"has_next_page": more}
+    if req.with_count:
+        info["entity_count"] = count
+    return {"entities": entities, "paging_info": info}
 
 
 def summarize(store: Store, req: SummarizeRequest) -> dict[str, Any]:

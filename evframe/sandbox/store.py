@@ -1,9 +1,12 @@
 """Entity storage: SQLite on disk (or in memory), mirrored in memory for reads.
 
-Entities of every type but EventLogEntry live in one table as JSON documents and
-are all loaded at start-up; reads filter them in Python (the sandbox holds a
-test or demo site, not a production one).  EventLogEntry rows live in their own
-table with a fast SQL read path (:mod:`evframe.sandbox.eventlog`).  Every write
+Entities of every type but EventLogEntry live in one table as JSON documents,
+with every link they hold also a row of ``entity_links`` (indexed both ways);
+reads filter, sort and page them in SQL (:mod:`evframe.sandbox.entitysql`) and
+take the records of the page from an in-memory mirror of the table (loaded at
+start-up), which also serves the links and dotted paths of the reply.
+EventLogEntry rows live in their own table with a fast SQL read path
+(:mod:`evframe.sandbox.eventlog`).  Every write
 is one SQLite transaction (:meth:`Store.transaction`) that also appends the
 EventLogEntry rows a site would write; a failed write (or batch) leaves nothing
 behind.  What the rows and records mean is for :mod:`~evframe.sandbox.writes`
@@ -20,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from evframe.sandbox.entitysql import install
 from evframe.sandbox.eventlog import EventLog, NewEvent, dumps
 from evframe.sandbox.faults import Faults
 from evframe.sandbox.query import Record
@@ -33,6 +37,16 @@ CREATE TABLE IF NOT EXISTS entities (
     data TEXT NOT NULL,
     PRIMARY KEY (type, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entity_links (
+    type TEXT NOT NULL,
+    field TEXT NOT NULL,
+    ltype TEXT NOT NULL,
+    lid INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (type, field, ltype, lid, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entity_links_of ON entity_links (type, id);
+CREATE INDEX IF NOT EXISTS entity_links_to ON entity_links (ltype, lid);
 CREATE TABLE IF NOT EXISTS custom_fields (
     entity_type TEXT NOT NULL,
     field_name TEXT NOT NULL,
@@ -40,6 +54,9 @@ CREATE TABLE IF NOT EXISTS custom_fields (
     PRIMARY KEY (entity_type, field_name)
 );
 """
+
+#: ``PRAGMA user_version`` of a database whose ``entity_links`` are complete.
+_VERSION = 1
 
 
 class Store:
@@ -62,6 +79,7 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(_CREATE_SQL)
+        install(self.conn)
         self.events = EventLog(self.conn)
         self._data: dict[str, dict[int, Record]] = {}
         self._retired: dict[str, set[int]] = {}
@@ -83,6 +101,14 @@ class Store:
                 self._retired.setdefault(etype, set()).add(eid)
             self._next_ids[etype] = max(self._next_ids.get(etype, 1), eid + 1)
         self._next_event_id = self.events.max_id() + 1
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] < _VERSION:
+            # A database written before links were indexed: index them now.
+            with self.transaction():
+                self.conn.execute("DELETE FROM entity_links")
+                for etype, table in self._data.items():
+                    for rec in table.values():
+                        self._index_links(etype, rec)
+                self.conn.execute(f"PRAGMA user_version = {_VERSION}")
 
     def close(self) -> None:
         """Close the database."""
@@ -150,6 +176,22 @@ class Store:
             "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?)",
             (etype, eid, int(retired), dumps(rec)),
         )
+        self.conn.execute("DELETE FROM entity_links WHERE type = ? AND id = ?", (etype, eid))
+        self._index_links(etype, rec)
+
+    def _index_links(self, etype: str, rec: Record) -> None:
+        # By the values' shape, not the schema: a field retired from the schema
+        # and restored (or a link field added later) stays indexed.
+        rows = []
+        for name, v in rec.items():
+            if not v or not isinstance(v, dict | list):
+                continue
+            for lk in v if isinstance(v, list) else [v]:
+                if isinstance(lk, dict) and isinstance(lk.get("type"), str):
+                    if type(lk.get("id")) is int:
+                        rows.append((etype, name, lk["type"], lk["id"], rec["id"]))
+        if rows:
+            self.conn.executemany("INSERT OR IGNORE INTO entity_links VALUES (?,?,?,?,?)", rows)
 
     def new_id(self, etype: str) -> int:
         """The next id of ``etype`` (given back if the transaction fails)."""
@@ -196,6 +238,16 @@ class Store:
     def table(self, etype: str) -> Mapping[int, Record]:
         """Every stored record of ``etype`` by id, retired ones included (read only)."""
         return self._data.get(etype, {})
+
+    def linking_ids(self, etype: str, field: str, target_type: str, target_id: int) -> list[int]:
+        """Ids (ascending) of the ``etype`` records whose ``field`` links to the target."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT id FROM entity_links WHERE ltype = ? AND lid = ? AND type = ?"
+                " AND field = ? ORDER BY id",
+                (target_type, target_id, etype, field),
+            )
+            return [r[0] for r in rows]
 
     def retired_ids(self, etype: str) -> Set[int]:
         """The ids of the retired records of ``etype`` (read only)."""

@@ -55,13 +55,10 @@ def _reverse(store: Store, fdef: FieldDef, etype: str, eid: int) -> list[dict[st
     rtype, rfield = fdef.reverse_of
     out = []
     retired = store.retired_ids(rtype)
-    for rid, rrec in store.table(rtype).items():
-        if rid in retired:
-            continue
-        v = rrec.get(rfield)
-        links = v if isinstance(v, list) else [v] if v else []
-        if any(lk.get("type") == etype and lk.get("id") == eid for lk in links):
-            out.append({"type": rtype, "id": rid, "name": display_name(store, rtype, rrec)})
+    table = store.table(rtype)
+    for rid in store.linking_ids(rtype, rfield, etype, eid):
+        if rid not in retired:
+            out.append({"type": rtype, "id": rid, "name": display_name(store, rtype, table[rid])})
     return out
 
 

@@ -19,7 +19,7 @@ import pytest
 import shotgun_api3
 
 from evframe.state import State
-from evframe.testing import install_distribution
+from evframe.testing import install_distribution, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -116,7 +116,7 @@ def by_handler(lines: list[dict[str, Any]]) -> dict[str, list[int]]:
 
 
 def test_classic_plugins_run_unchanged_beside_native_handlers(
-    procs: Any, tmp_path: Path, e2e: Any, e2e_build_root: Path
+    procs: Any, tmp_path: Path, e2e_build_root: Path
 ) -> None:
     install_distribution(MIX, build_root=str(e2e_build_root))
     args = [sys.executable, "-m", "evframe", "sandbox", "--port", "0"]
@@ -129,7 +129,7 @@ def test_classic_plugins_run_unchanged_beside_native_handlers(
         first = site.out().split("\n", 1)
         return first[0].rsplit(" ", 1)[-1].strip() if len(first) == 2 else None
 
-    url = e2e.wait_until(site_url, 20, "the sandbox to print its URL", detail=site.tail)
+    url = wait_until(site_url, 20, "the sandbox to print its URL", detail=site.tail)
     out = tmp_path / "calls.jsonl"
     plugins, logs = tmp_path / "plugins", tmp_path / "logs"
     plugins.mkdir()
@@ -202,7 +202,7 @@ def test_classic_plugins_run_unchanged_beside_native_handlers(
         and e["entity"].get("type") == "Shot"
     )  # fmt: skip
     everyone = ("alpha.second", "beta.first", "mix_before", "mix_after")
-    e2e.wait_until(
+    wait_until(
         lambda: all(set(ids) <= set(by_handler(read(out)).get(n, ())) for n in everyone),
         20,
         "every other handler to get every event while fragile is paused",
@@ -237,10 +237,9 @@ def test_classic_plugins_run_unchanged_beside_native_handlers(
     # Fix fragile while the daemon runs: its group resumes from its own cursor.
     write_plugin(plugins, "fragile.py", FRAGILE, out, boom=False)
     proc.wait_log(r"new handler set is valid", timeout=30)
-    if proc.wait_exit(30) == 0 and not proc.log_lines(r"handler set reloaded"):
-        # A serve that does not restart itself in place yet: start it again.
-        proc = procs.start("serve-again", serve, env=env)
-    e2e.wait_until(
+    proc.wait_log(r"handler set reloaded", timeout=30)  # restarted in place
+    assert proc.alive()
+    wait_until(
         lambda: set(ids) <= set(by_handler(read(out)).get("fragile.second", ())),
         30,
         "fragile to catch up after its fix",

@@ -121,6 +121,11 @@ class Intake:
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}{self.config.path}"
 
+    def busy_slots(self) -> int:
+        """Connections being served now."""
+        server = self._server
+        return 0 if server is None else server.busy
+
     def stop(self) -> None:
         server, thread = self._server, self._thread
         if server is not None:
@@ -143,6 +148,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], intake: Intake) -> None:
         self.intake = intake
         self.slots = threading.BoundedSemaphore(intake.config.max_clients)
+        self.busy = 0
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -157,12 +163,14 @@ class _Server(ThreadingHTTPServer):
                 pass
             self.shutdown_request(request)
             return
+        self.busy += 1
         super().process_request(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
+            self.busy -= 1
             self.slots.release()
 
 

@@ -163,14 +163,16 @@ class _Server(ThreadingHTTPServer):
                 pass
             self.shutdown_request(request)
             return
-        self.busy += 1
+        with self.intake._lock:
+            self.busy += 1
         super().process_request(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.busy -= 1
+            with self.intake._lock:
+                self.busy -= 1
             self.slots.release()
 
 

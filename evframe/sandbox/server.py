@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 API_PATH = "/api3/json"
 FAULTS_PATH = "/_sandbox/faults"
+WEBHOOKS_PATH = "/_sandbox/webhooks"
 _LOOPBACK = ("127.", "::1", "::ffff:127.")
 _REASONS = {
     200: "OK",
@@ -42,6 +43,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.api = api
         self.faults = faults
         self.stopping = threading.Event()
+        self.webhooks: Any = None  # evframe.sandbox.webhooks.Webhooks, set by the Sandbox
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -117,8 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         body = self._body()
-        if path == FAULTS_PATH:
-            self._admin(body)
+        if path in (FAULTS_PATH, WEBHOOKS_PATH):
+            self._admin(body, path)
             return
         if path != API_PATH:
             self._reply(404, dumps({"error": f"no such endpoint {path}"}).encode())
@@ -148,25 +150,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
-        if path == FAULTS_PATH:
-            self._admin(None)
+        if path in (FAULTS_PATH, WEBHOOKS_PATH):
+            self._admin(None, path)
         elif path in ("/", "/_sandbox/health"):
             self._reply(200, dumps({"sandbox": "evframe", "api": API_PATH}).encode())
         else:
             self._reply(404, dumps({"error": f"no such endpoint {path}"}).encode())
 
-    def _admin(self, body: bytes | None) -> None:
+    def _admin(self, body: bytes | None, path: str = FAULTS_PATH) -> None:
         if not str(self.client_address[0]).startswith(_LOOPBACK):
             self._reply(403, dumps({"error": "the admin endpoint answers loopback only"}).encode())
             return
-        faults = self.server.faults
+        faults, hooks = self.server.faults, self.server.webhooks
         if body is not None:
             try:
                 changes = json.loads(body or b"{}")
                 if not isinstance(changes, dict):
                     raise ValueError("expected a JSON object")
-                faults.apply(changes)
+                if path == WEBHOOKS_PATH:
+                    hooks.add_from(changes)
+                else:
+                    faults.apply(hooks.faults.apply(changes) if hooks else changes)
             except (ValueError, TypeError) as exc:
                 self._reply(400, dumps({"error": str(exc)}).encode())
                 return
-        self._reply(200, dumps(faults.snapshot()).encode())
+        if path == WEBHOOKS_PATH:
+            self._reply(200, dumps(hooks.snapshot()).encode())
+            return
+        shown = {**faults.snapshot(), **(hooks.faults.snapshot() if hooks else {})}
+        self._reply(200, dumps(shown).encode())

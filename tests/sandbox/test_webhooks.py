@@ -206,6 +206,7 @@ def test_webhooks_and_their_faults_on_the_admin_endpoint(receiver):
 
 
 def test_an_oversized_payload_loses_old_and_new_values_and_says_so():
-    event = {"event_log_entry_id": 1, "meta": {"old_value": "x" * 600_000, "new_value": "y" * 600_000, "type": "attribute_change"}}  # fmt: skip
+    meta = {"old_value": "x" * 600_000, "new_value": "y" * 600_000, "type": "attribute_change"}
+    event = {"event_log_entry_id": 1, "meta": meta}
     body = json.loads(encode([event], batched=False))
     assert "old_value" not in body["data"]["meta"] and "warning" in body["data"]

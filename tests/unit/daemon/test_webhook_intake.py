@@ -128,9 +128,8 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(intake):
     server, got = intake
     sock = raw(server)
     started = time.monotonic()
-    sock.sendall(
-        f"POST {server.config.path} HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n".encode()
-    )
+    head = f"POST {server.config.path} HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n"
+    sock.sendall(head.encode())
     reply = sock.recv(4096)
     assert reply.startswith(b"HTTP/1.1 413")
     assert time.monotonic() - started < 0.4  # well before the read timeout
@@ -154,7 +153,7 @@ def test_a_slow_client_is_cut_off_and_others_are_served_meanwhile(intake):
 
 
 def test_more_clients_than_allowed_get_503(intake):
-    server, got = intake
+    server, _ = intake
     held = [raw(server) for _ in range(2)]
     for sock in held:  # each holds a slot while it sends its request slowly
         sock.sendall(f"POST {server.config.path} HTTP/1.1\r\n".encode())

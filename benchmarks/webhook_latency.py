@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import KEY, SCRIPT, CountingProxy, SandboxProcess, ensure_bench_handlers, env_for
-from latency import percentile, wait_for
+from latency import idle_rate, percentile, wait_for, write_at_rate
 
 SECRET_ENV, SECRET = "EVFRAME_BENCH_WEBHOOK_TOKEN", "bench-webhook-token"
 
@@ -74,32 +73,9 @@ def measure(site: SandboxProcess, tmp: Path, args: Any, webhooks: bool) -> dict[
         wait_for(lambda: proxy.requests >= 2, 30, "the daemon's first polls")
         sg = shotgun.Shotgun(site.url, SCRIPT, KEY)
         shots = [s["id"] for s in sg.find("Shot", [], ["id"])]
-        written: dict[str, float] = {}
-        interval = 1.0 / args.rate
-        next_at = time.monotonic()
-        for i in range(args.writes):
-            next_at += interval
-            token = f"lat-{mode}-{i}"
-            written[token] = time.time()
-            sg.update("Shot", shots[i % len(shots)], {"description": token})
-            pause = next_at - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
+        latencies = write_at_rate(sg, shots, out, args.writes, args.rate, f"lat-{mode}")
         sg.close()
-
-        def seen() -> dict[str, float]:
-            found = {}
-            for line in out.read_text().splitlines():
-                token, started = line.split()
-                found[token] = float(started)
-            return found
-
-        wait_for(lambda: len(seen()) >= args.writes, 60, "every write to reach the handler")
-        latencies = [(seen()[t] - written[t]) * 1000 for t in written]
-        time.sleep(3.0)  # past the short poll interval kept after the last event
-        before = proxy.requests
-        time.sleep(args.idle)
-        idle_rps = (proxy.requests - before) / args.idle
+        idle_rps = idle_rate(proxy, args.idle)
     finally:
         daemon.send_signal(signal.SIGTERM)
         try:

@@ -9,7 +9,9 @@ import http.client
 import json
 import signal
 import socket
+import sys
 import time
+import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +32,7 @@ def start_with_webhooks(daemon: Any, sandbox: Any, backstop: float) -> tuple[Any
     )
     config = daemon.write_config(extra=extra)
     env = {**daemon.env(), SECRET_ENV: SECRET}
-    cmd = [*_serve_cmd(config)]
+    cmd = [sys.executable, "-m", "evframe", "serve", "--config", str(config)]
     proc = daemon.procs.start("serve", cmd, env=env)
     line = proc.wait_log(r"webhook listener on http://", timeout=30)[0]
     url = line.rsplit(" ", 1)[-1]
@@ -40,15 +42,7 @@ def start_with_webhooks(daemon: Any, sandbox: Any, backstop: float) -> tuple[Any
     return proc, url
 
 
-def _serve_cmd(config: Any) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "evframe", "serve", "--config", str(config)]
-
-
 def _admin(sandbox: Any, path: str, payload: dict[str, Any] | None = None) -> Any:
-    import urllib.request
-
     data = json.dumps(payload).encode() if payload is not None else None
     with urllib.request.urlopen(f"{sandbox.url}{path}", data=data, timeout=10) as resp:
         return json.loads(resp.read())

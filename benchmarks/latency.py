@@ -84,6 +84,15 @@ def idle_rate(proxy: CountingProxy, seconds: float) -> float:
     return (proxy.requests - before) / seconds
 
 
+def stop_daemon(daemon: subprocess.Popen[Any]) -> None:
+    """SIGTERM, and a kill if it has not exited 15 s later."""
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        daemon.wait(15)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--writes", type=int, default=200)
@@ -122,11 +131,7 @@ def main() -> None:
             latencies = write_at_rate(sg, shots, out, args.writes, args.rate, "lat")
             idle_rps = idle_rate(proxy, args.idle)
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(15)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+            stop_daemon(daemon)
             proxy.close()
             site.stop()
     print(

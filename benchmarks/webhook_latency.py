@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import KEY, SCRIPT, CountingProxy, SandboxProcess, ensure_bench_handlers, env_for
-from latency import idle_rate, percentile, wait_for, write_at_rate
+from latency import idle_rate, percentile, stop_daemon, wait_for, write_at_rate
 
 SECRET_ENV, SECRET = "EVFRAME_BENCH_WEBHOOK_TOKEN", "bench-webhook-token"
 
@@ -77,11 +76,7 @@ def measure(site: SandboxProcess, tmp: Path, args: Any, webhooks: bool) -> dict[
         sg.close()
         idle_rps = idle_rate(proxy, args.idle)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(15)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+        stop_daemon(daemon)
         proxy.close()
     return {
         "p50_ms": round(percentile(latencies, 0.5), 1),

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -38,6 +39,52 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[k]
+
+
+def write_at_rate(
+    sg: Any, shots: list[int], out: Path, writes: int, rate: float, prefix: str
+) -> list[float]:
+    """Change shot descriptions to tokens at ``rate`` per second; the milliseconds from
+    each write to ``b_latency`` starting on it (noted in ``out``)."""
+    written: dict[str, float] = {}
+    interval = 1.0 / rate
+    next_at = time.monotonic()
+    for i in range(writes):
+        next_at += interval
+        token = f"{prefix}-{i}"
+        written[token] = time.time()
+        sg.update("Shot", shots[i % len(shots)], {"description": token})
+        pause = next_at - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+
+    def seen() -> dict[str, float]:
+        found = {}
+        for line in out.read_text().splitlines():
+            token, started = line.split()
+            found[token] = float(started)
+        return found
+
+    wait_until(lambda: len(seen()) >= writes, 60, "every write to reach the handler")
+    found = seen()
+    return [(found[t] - written[t]) * 1000 for t in written]
+
+
+def idle_rate(proxy: CountingProxy, seconds: float) -> float:
+    """Requests per second through ``proxy`` once the daemon has been idle a while."""
+    time.sleep(3.0)  # past the short poll interval kept after the last event
+    before = proxy.requests
+    time.sleep(seconds)
+    return (proxy.requests - before) / seconds
+
+
+def stop_daemon(daemon: subprocess.Popen[Any]) -> None:
+    """SIGTERM, and a kill if it has not exited 15 s later."""
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        daemon.wait(15)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
 
 
 def main() -> None:
@@ -75,38 +122,10 @@ def main() -> None:
             shots = [s["id"] for s in sg.find("Shot", [], ["id"])]
             # Wait until the daemon polls (its first request after start-up).
             wait_until(lambda: proxy.requests >= 2, 30, "the daemon's first polls")
-            written: dict[str, float] = {}
-            interval = 1.0 / args.rate
-            next_at = time.monotonic()
-            for i in range(args.writes):
-                next_at += interval
-                token = f"lat-{i}"
-                written[token] = time.time()
-                sg.update("Shot", shots[i % len(shots)], {"description": token})
-                pause = next_at - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-
-            def seen() -> dict[str, float]:
-                found = {}
-                for line in out.read_text().splitlines():
-                    token, started = line.split()
-                    found[token] = float(started)
-                return found
-
-            wait_until(lambda: len(seen()) >= args.writes, 60, "every write to reach the handler")
-            latencies = [(seen()[t] - written[t]) * 1000 for t in written]
-            # Idle: nothing written for a while, then count the daemon's requests.
-            time.sleep(3.0)
-            before = proxy.requests
-            time.sleep(args.idle)
-            idle_rps = (proxy.requests - before) / args.idle
+            latencies = write_at_rate(sg, shots, out, args.writes, args.rate, "lat")
+            idle_rps = idle_rate(proxy, args.idle)
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(15)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+            stop_daemon(daemon)
             proxy.close()
             site.stop()
     print(

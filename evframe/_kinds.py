@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Choice",
     "ChoiceOrId",
+    "EnvOnly",
     "FilePath",
     "Flag",
     "FreeTable",
+    "HostPort",
     "Integer",
     "Kind",
     "Level",
@@ -122,6 +124,28 @@ class Url(Text):
     def validate(self, value: Any) -> None:
         if value is not None and not value.startswith(self.schemes):
             raise Mismatch("a URL starting with " + " or ".join(self.schemes))
+
+
+class HostPort(Text):
+    """``HOST:PORT`` to listen on (``[::1]:8787`` for IPv6; port 0 picks a free one)."""
+
+    doc = "`HOST:PORT`"
+
+    def convert(self, raw: object, at: Place) -> Any:
+        value = super().convert(raw, at)
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise Mismatch("HOST:PORT, e.g. 127.0.0.1:8787")
+        return value
+
+
+class EnvOnly(Text):
+    """A secret that is only ever read from an environment variable, never from the file."""
+
+    doc = "(environment only)"
+
+    def convert(self, raw: object, at: Place) -> Any:
+        raise Mismatch("no value here", "; name an environment variable holding it instead")
 
 
 class FilePath(Text):

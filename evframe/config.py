@@ -26,9 +26,11 @@ from typing import Any, Final
 from evframe._kinds import (
     Choice,
     ChoiceOrId,
+    EnvOnly,
     FilePath,
     Flag,
     FreeTable,
+    HostPort,
     Integer,
     Level,
     Number,
@@ -61,6 +63,7 @@ __all__ = [
     "HandlerConfig",
     "LoggingConfig",
     "SiteConfig",
+    "WebhookConfig",
     "handler_api_key_env",
     "load_config",
     "reference_tables",
@@ -257,6 +260,36 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    """The webhook listener of ``evframe serve`` (``[webhook]``): deliveries are hints that
+    wake the poller (see ``docs/webhooks.md``).  No ``listen``: polling only."""
+
+    listen: str | None = key(
+        HostPort(), None, "Address the listener binds; unset: no listener, polling only."
+    )
+    path: str = key(Text(), "/sg-webhook", "URL path deliveries are posted to.")
+    secret: str | None = key(
+        EnvOnly(), None, "The webhook's secret token; only ever from the environment.",
+        secret=True, env_key="secret_env",
+        env_key_help="Name of the variable holding the webhook's secret token.",
+        required_if=("listen", "required when listen is set: set secret_env to the name "
+                     "of a variable holding the webhook's secret token"),
+    )  # fmt: skip
+    backstop_interval: float = key(
+        Number(ge=0.01), 10.0, "Seconds between polls while deliveries flow."
+    )
+    stale_after: float = key(
+        Number(gt=0), 30.0,
+        "No delivery for this long while a poll finds new events: deliveries count as "
+        "stopped and polling returns to its normal pace until they resume.",
+    )  # fmt: skip
+    max_body: int = key(Integer(lo=1024), 2_000_000, "Largest request body, bytes (413 above).")
+    read_timeout: float = key(Number(gt=0), 5.0, "Seconds a client has to send its request.")
+    max_clients: int = key(Integer(lo=1), 32, "Connections served at once; more get 503.")
+    queue_size: int = key(Integer(lo=1), 10_000, "Most announced event ids held at once.")
+
+
+@dataclass(frozen=True)
 class EmailConfig:
     """Error mail (``[logging.email]``): records at ERROR and above are mailed.
 
@@ -349,6 +382,9 @@ class Config:
     path: Path | None = None
     site: SiteConfig = key(Section(SiteConfig), help="The site.", factory=SiteConfig)
     daemon: DaemonConfig = key(Section(DaemonConfig), help="The daemon.", factory=DaemonConfig)
+    webhook: WebhookConfig = key(
+        Section(WebhookConfig), help="Webhook deliveries.", factory=WebhookConfig
+    )
     logging: LoggingConfig = key(Section(LoggingConfig), help="Logs.", factory=LoggingConfig)
     classic: ClassicConfig = key(
         Section(ClassicConfig), help="Classic plugins.", factory=ClassicConfig

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from evframe import discovery
@@ -21,9 +21,11 @@ from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
+from evframe.daemon.hints import Hints
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
+from evframe.daemon.webhook import Intake
 from evframe.event import ShotgunEvent
 from evframe.processor import Processor
 from evframe.site import Connections, SiteGuard, Stopping, site_shotgun
@@ -111,6 +113,14 @@ class Daemon:
         self._first_event_at: float | None = None
         self._last_event_at = 0.0
         self._last_heartbeat = self.clock.monotonic()
+        hooks = config.webhook
+        self.hints = Hints(
+            self.clock,
+            capacity=hooks.queue_size,
+            stale_after=hooks.stale_after,
+            backstop=hooks.backstop_interval,
+        )
+        self.intake: Intake | None = None
 
     # -- control (thread-safe; the CLI calls these from signal handlers) -------
 
@@ -122,6 +132,11 @@ class Daemon:
     def request_reload(self) -> None:
         """Check the installed handler set at once (SIGHUP)."""
         self._reload_requested = True
+        self._wake.set()
+
+    def hint(self, ids: Iterable[int]) -> None:
+        """Events ``ids`` exist (a webhook delivery said so): read the log at once."""
+        self.hints.add(ids)
         self._wake.set()
 
     @property
@@ -138,6 +153,9 @@ class Daemon:
         result = RunResult.STOPPED
         try:
             self._start()
+            hooks = self.config.webhook
+            if hooks.listen and hooks.secret:
+                self.intake = Intake(hooks, hooks.secret, self.hint).start()
             self.started.set()
             result = self._loop()
         except Stopping:
@@ -147,6 +165,8 @@ class Daemon:
                 self._commit()
                 self.state.close()
             finally:
+                if self.intake is not None:
+                    self.intake.stop()
                 self.source.close()
                 self.connections.close()
             self._log_summary()
@@ -174,6 +194,8 @@ class Daemon:
         assert self.state is not None
         clock = self.clock
         started = clock.monotonic()
+        if self.hints.take(self.read_cursor, self.gaps):
+            self._last_pending_check = float("-inf")  # an announced late id: fetch it now
         records = self.source.read(self.read_cursor, limit=self.dcfg.batch_size)
         if records:
             now = clock.monotonic()
@@ -182,6 +204,7 @@ class Daemon:
                 self._first_event_at = started
             self._last_event_seen = self._last_event_at = now
             self._deliver(records, after=self.read_cursor)
+        self.hints.after_read(records, self.read_cursor)
         self._check_pending()
         self._catch_up()
         if records or clock.monotonic() - self.state.last_commit >= self.dcfg.commit_interval:
@@ -202,7 +225,8 @@ class Daemon:
         if read >= self.dcfg.batch_size or self._lagging_work:
             return  # more is waiting: read on at once
         recent = self.clock.monotonic() - self._last_event_seen < ACTIVE_WINDOW
-        interval = self.dcfg.active_poll_interval if recent else self.dcfg.poll_interval
+        active = self.dcfg.active_poll_interval
+        interval = self.hints.interval(active if recent else self.dcfg.poll_interval, active)
         self.clock.wait(self._wake, interval)
         self._wake.clear()
 

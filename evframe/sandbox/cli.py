@@ -13,6 +13,7 @@ import click
 from evframe.sandbox.faults import ERROR_KINDS, Faults
 from evframe.sandbox.instance import SEEDS, Sandbox
 from evframe.sandbox.schema import parse_field_option
+from evframe.sandbox.webhooks import MAX_BATCH, WebhookTarget, parse_target
 
 DEFAULT_SCRIPT = ("evframe", "evframe-sandbox-key")
 
@@ -119,6 +120,28 @@ def _fields(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 @click.option(
     "--fault-seed", type=int, help="Random seed for the fault fractions (reproducible runs)."
 )
+@click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL[:SECRET]",
+    help="Post a webhook delivery for each event written to URL (with its path), signed "
+    "with SECRET if given. Repeatable.",
+)
+@click.option(
+    "--webhook-batch",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, MAX_BATCH),
+    help="Events per delivery; above 1 the batched format is used.",
+)
+@click.option(
+    "--webhook-filter",
+    "webhook_filters",
+    multiple=True,
+    metavar="TYPE[.FIELD]",
+    help="Only deliver events of this entity type (or changes of this field). Repeatable.",
+)
 def sandbox_command(
     host: str,
     port: int,
@@ -134,6 +157,9 @@ def sandbox_command(
     error_rate: float,
     error_kind: str,
     fault_seed: int | None,
+    webhooks: tuple[str, ...],
+    webhook_batch: int,
+    webhook_filters: tuple[str, ...],
 ) -> None:
     """Run a local Flow Production Tracking (ShotGrid) site for tests and demos.
 
@@ -164,6 +190,9 @@ def sandbox_command(
     if not scripts:
         scripts = dict([DEFAULT_SCRIPT])
     try:
+        targets: list[WebhookTarget] = [
+            parse_target(w, batch=webhook_batch, filters=webhook_filters) for w in webhooks
+        ]
         sandbox = Sandbox(
             db,
             seed=seed,
@@ -174,7 +203,10 @@ def sandbox_command(
             fields=fields,
             faults=faults,
             page_size=page_size,
+            webhooks=targets,
         )
+        if fault_seed is not None:
+            sandbox.webhooks.faults.rng.seed(fault_seed)
         sandbox.start()
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -191,6 +223,9 @@ def sandbox_command(
             click.echo(f"script: {name}  key: {key}")
         click.echo(f"database: {db if db else 'in memory (lost on exit)'}")
         click.echo(f"faults: {sandbox.url}/_sandbox/faults (GET to show, POST JSON to change)")
+        for target in targets:
+            signed = "signed" if target.secret else "unsigned"
+            click.echo(f"webhook: {target.url} ({signed}; {sandbox.url}/_sandbox/webhooks)")
         click.echo(
             f'try: python -c "import shotgun_api3; sg = shotgun_api3.Shotgun('
             f"'{sandbox.url}', '{next(iter(scripts))}', '{scripts[next(iter(scripts))]}'); "

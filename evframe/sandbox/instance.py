@@ -20,6 +20,7 @@ from evframe.sandbox.seed import seed_demo
 from evframe.sandbox.seed import seed_events as _seed_events
 from evframe.sandbox.server import SandboxHTTPServer
 from evframe.sandbox.store import Store
+from evframe.sandbox.webhooks import WebhookFaults, Webhooks, WebhookTarget, parse_target
 
 SEEDS = ("demo",)
 
@@ -49,6 +50,7 @@ class Sandbox:
         fields: Iterable[str | tuple[str, str, str]] = (),
         faults: Faults | None = None,
         page_size: int = 500,
+        webhooks: Iterable[str | WebhookTarget] = (),
     ) -> None:
         if seed is not None and seed not in SEEDS:
             raise ValueError(f"unknown seed {seed!r}; known: {', '.join(SEEDS)}")
@@ -81,6 +83,13 @@ class Sandbox:
         #: Uploaded files: next to the database file (``<db>.files``), or temporary.
         self.files = FileStore(self.store, data_dir_for(db))
         self.api = Api(self.store)
+        #: The site's webhooks (``URL[:SECRET]`` strings or targets); more can be added.
+        self.webhooks = Webhooks(
+            (parse_target(w) if isinstance(w, str) else w for w in webhooks),
+            site_url=lambda: self.url,
+            faults=WebhookFaults(),
+        )
+        self.store.event_listeners.append(self.webhooks.on_events)
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -93,6 +102,7 @@ class Sandbox:
         self._server = SandboxHTTPServer(
             (self.host, self._port), self.api, self.faults, FileRoutes(self.files)
         )
+        self._server.webhooks = self.webhooks
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -112,6 +122,7 @@ class Sandbox:
         if thread is not None:
             thread.join(timeout=10)
         self._server = self._thread = None
+        self.webhooks.stop()
         self.store.close()
         self.files.close()
 

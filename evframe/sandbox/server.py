@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 API_PATH = "/api3/json"
 FAULTS_PATH = "/_sandbox/faults"
+WEBHOOKS_PATH = "/_sandbox/webhooks"
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -50,6 +51,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.faults = faults
         self.files = files
         self.stopping = threading.Event()
+        self.webhooks: Any = None  # evframe.sandbox.webhooks.Webhooks, set by the Sandbox
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -141,8 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self._files("POST", path):
             return
         body = self._body()
-        if path == FAULTS_PATH:
-            self._admin(body)
+        if path in (FAULTS_PATH, WEBHOOKS_PATH):
+            self._admin(body, path)
             return
         if path != API_PATH:
             self._reply(404, dumps({"error": f"no such endpoint {path}"}).encode())
@@ -181,25 +183,32 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if self._files("GET", path):
             return
-        if path == FAULTS_PATH:
-            self._admin(None)
+        if path in (FAULTS_PATH, WEBHOOKS_PATH):
+            self._admin(None, path)
         elif path in ("/", "/_sandbox/health"):
             self._reply(200, dumps({"sandbox": "evframe", "api": API_PATH}).encode())
         else:
             self._reply(404, dumps({"error": f"no such endpoint {path}"}).encode())
 
-    def _admin(self, body: bytes | None) -> None:
+    def _admin(self, body: bytes | None, path: str = FAULTS_PATH) -> None:
         if not is_loopback(self.client_address[0]):
             self._reply(403, dumps({"error": "the admin endpoint answers loopback only"}).encode())
             return
-        faults = self.server.faults
+        faults, hooks = self.server.faults, self.server.webhooks
         if body is not None:
             try:
                 changes = json.loads(body or b"{}")
                 if not isinstance(changes, dict):
                     raise ValueError("expected a JSON object")
-                faults.apply(changes)
+                if path == WEBHOOKS_PATH:
+                    hooks.add_from(changes)
+                else:
+                    faults.apply(hooks.faults.apply(changes) if hooks else changes)
             except (ValueError, TypeError) as exc:
                 self._reply(400, dumps({"error": str(exc)}).encode())
                 return
-        self._reply(200, dumps(faults.snapshot()).encode())
+        if path == WEBHOOKS_PATH:
+            self._reply(200, dumps(hooks.snapshot()).encode())
+            return
+        shown = {**faults.snapshot(), **(hooks.faults.snapshot() if hooks else {})}
+        self._reply(200, dumps(shown).encode())

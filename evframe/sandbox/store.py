@@ -87,6 +87,9 @@ class Store:
         self._next_event_id = 1
         self._depth = 0
         self._undo: list[tuple[str, int, Record | None, bool]] = []
+        #: Called with the ``(id, row)`` pairs of each commit (webhooks); must not block.
+        self.event_listeners: list[Callable[[list[tuple[int, NewEvent]]], None]] = []
+        self._written: list[tuple[int, NewEvent]] = []
         self._load()
 
     # -- persistence -----------------------------------------------------------------
@@ -157,7 +160,9 @@ class Store:
                 raise
             else:
                 self.conn.execute("COMMIT")
+                self._announce()
             finally:
+                self._written = []
                 self._depth = 0
                 self._undo = []
 
@@ -208,7 +213,17 @@ class Store:
             self.events.insert(e.row(i) for e, i in zip(events, ids, strict=True))
             for i in ids:
                 self.faults.on_event_written(i)
+            if self.event_listeners:
+                self._written.extend(zip(ids, events, strict=True))
+                if not self._depth:
+                    self._announce()
             return ids
+
+    def _announce(self) -> None:
+        written, self._written = self._written, []
+        if written:
+            for listener in self.event_listeners:
+                listener(written)
 
     def insert_event_rows(self, make_row: Callable[[int], tuple[Any, ...]], count: int) -> int:
         """Bulk-insert ``count`` prebuilt rows (``make_row(id)``); returns the first id."""

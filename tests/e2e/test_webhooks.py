@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from evframe.testing import wait_until
+from support.e2e import expected_ids, has_all, ids_by_handler, missing_report, read_records
+
 pytestmark = pytest.mark.e2e
 
 RECORDERS = ("rec_all", "rec_task_status", "rec_after")
@@ -62,20 +65,20 @@ def _delivery(event_id: int) -> bytes:
 
 
 def test_lossy_deliveries_give_every_event_exactly_once_in_order(
-    daemon: Any, sandbox: Any, writer: Any, e2e: Any
+    daemon: Any, sandbox: Any, writer: Any
 ) -> None:
     proc, _ = start_with_webhooks(daemon, sandbox, backstop=2.0)
     sandbox.faults(webhook_drop_rate=0.3, webhook_duplicate_rate=0.1, webhook_reorder_rate=0.2)
     writer.steps(120)
     events = sandbox.events()
-    want = e2e.expected_ids(events)
-    e2e.wait_until(
-        lambda: e2e.has_all(daemon.records, want),
+    want = expected_ids(events)
+    wait_until(
+        lambda: has_all(daemon.records, want),
         60,
         "every event to reach every handler that wants it",
-        detail=lambda: e2e.missing_report(daemon.records, want) + "\n" + proc.tail(),
+        detail=lambda: missing_report(daemon.records, want) + "\n" + proc.tail(),
     )
-    got = e2e.ids_by_handler(e2e.read_records(daemon.records))
+    got = ids_by_handler(read_records(daemon.records))
     for name in RECORDERS:
         assert got[name] == want[name], name  # exactly once each, in event order
     records = _admin(sandbox, "/_sandbox/webhooks")["deliveries"]
@@ -89,12 +92,12 @@ def test_lossy_deliveries_give_every_event_exactly_once_in_order(
 
 
 def test_forged_huge_and_slow_requests_stall_nothing(
-    daemon: Any, sandbox: Any, writer: Any, e2e: Any
+    daemon: Any, sandbox: Any, writer: Any
 ) -> None:
     # A long backstop: an event that arrives fast arrived through its delivery.
     proc, url = start_with_webhooks(daemon, sandbox, backstop=60.0)
     writer.step()
-    e2e.wait_until(lambda: e2e.has_all(daemon.records, e2e.expected_ids(sandbox.events())),
+    wait_until(lambda: has_all(daemon.records, expected_ids(sandbox.events())),
                    20, "the first events", detail=proc.tail)  # fmt: skip
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port
@@ -124,14 +127,14 @@ def test_forged_huge_and_slow_requests_stall_nothing(
 
     begun = time.monotonic()
     writer.step()
-    want = e2e.expected_ids(sandbox.events())
-    e2e.wait_until(lambda: e2e.has_all(daemon.records, want), 20, "the new event",
+    want = expected_ids(sandbox.events())
+    wait_until(lambda: has_all(daemon.records, want), 20, "the new event",
                    detail=proc.tail)  # fmt: skip
     took = time.monotonic() - begun
     assert took < 5.0, f"an event took {took:.1f} s with a slow client and a huge body around"
     slow.close()
 
-    got = e2e.ids_by_handler(e2e.read_records(daemon.records))
+    got = ids_by_handler(read_records(daemon.records))
     for name in RECORDERS:
         assert got[name] == want[name], name
     proc.signal(signal.SIGTERM)

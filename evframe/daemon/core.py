@@ -226,7 +226,7 @@ class Daemon:
             elif start == "latest":
                 self.read_cursor = self.source.newest_id()
             else:
-                self.read_cursor = max(0, int(start) - 1)
+                self.read_cursor = int(start)  # the given id is done: start after it
             log.info("first run: starting after event %d (start = %r)", self.read_cursor, start)
         self.gaps = Gaps(
             self.clock,

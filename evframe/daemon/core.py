@@ -21,6 +21,7 @@ from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
+from evframe.daemon.pacing import Pacing
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
@@ -33,8 +34,6 @@ __all__ = ["Daemon", "RunResult"]
 
 log = logging.getLogger("evframe.daemon")
 
-# How long the short poll interval is kept after the last event was seen.
-ACTIVE_WINDOW = 2.0
 PENDING_CHUNK = 500
 HEARTBEAT = 600.0
 
@@ -106,7 +105,9 @@ class Daemon:
         self.events_dispatched = 0
         self._lagging_work = False
         self._committed_read: int | None = None
-        self._last_event_seen = -ACTIVE_WINDOW
+        self.pacing = Pacing(
+            self.clock, active=self.dcfg.active_poll_interval, idle=self.dcfg.poll_interval
+        )
         self._last_pending_check = -1.0
         self._first_event_at: float | None = None
         self._last_event_at = 0.0
@@ -180,8 +181,9 @@ class Daemon:
             if self._first_event_at is None:
                 # Throughput is measured from the first request that returned events.
                 self._first_event_at = started
-            self._last_event_seen = self._last_event_at = now
+            self._last_event_at = now
             self._deliver(records, after=self.read_cursor)
+            self.pacing.saw_events()  # after delivery: slow handlers do not eat the fast window
         self._check_pending()
         self._catch_up()
         if records or clock.monotonic() - self.state.last_commit >= self.dcfg.commit_interval:
@@ -201,9 +203,7 @@ class Daemon:
     def _idle_wait(self, read: int) -> None:
         if read >= self.dcfg.batch_size or self._lagging_work:
             return  # more is waiting: read on at once
-        recent = self.clock.monotonic() - self._last_event_seen < ACTIVE_WINDOW
-        interval = self.dcfg.active_poll_interval if recent else self.dcfg.poll_interval
-        self.clock.wait(self._wake, interval)
+        self.clock.wait(self._wake, self.pacing.next_wait())
         self._wake.clear()
 
     # -- starting --------------------------------------------------------------

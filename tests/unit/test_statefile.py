@@ -101,18 +101,6 @@ def test_a_crash_while_creating_leaves_no_state_file(
         assert st.read_cursor == 9
 
 
-def test_sqlite_refusing_the_new_file_is_a_state_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def refuse(*args: object, **kwargs: object) -> NoReturn:
-        raise sqlite3.OperationalError("disk I/O error")
-
-    monkeypatch.setattr(sqlite3, "connect", refuse)
-    with pytest.raises(StateError, match="disk I/O error"):
-        State.open(tmp_path / "state.db", SITE)
-    assert siblings(tmp_path) == ["state.db.lock"]
-
-
 # -- symlinks -------------------------------------------------------------------------
 
 

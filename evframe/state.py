@@ -157,7 +157,9 @@ class State:
 
         ``lock`` takes the daemon lock (refusing a second daemon); tools that
         only read or change a handler's status pass ``lock=False``.  Raises
-        :class:`StateError` for a file that is not a usable state file.
+        :class:`StateError` for a file that is not a usable state file (an empty
+        one included: it is never set up afresh).  A new file is created whole
+        (:func:`evframe.statefile.create_atomically`).
         """
         path = Path(path)
         # The lock and the connection use the file itself, whatever symlink leads to it.

@@ -8,7 +8,7 @@ idle interval, so the first writes after every idle spell are measured with the
 rest.  In a burst a script changes a shot's description at a steady rate; the
 ``b_latency`` handler notes when it starts on each event.  The daemon's requests
 are counted over the second half of each idle spell (once the back-off after a
-burst has settled).  Prints one JSON line.
+burst has settled), from one of its requests to another.  Prints one JSON line.
 
     python benchmarks/latency.py [--bursts 4] [--writes 50] [--rate 10] [--idle 10]
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -83,14 +84,27 @@ def main() -> None:
             written: dict[str, float] = {}
             firsts: list[str] = []
             idle_requests, idle_seconds = 0, 0.0
+            phases = random.Random(8)
+
+            def next_request() -> tuple[int, float]:
+                """(count, time) just after the daemon's next request."""
+                seen = proxy.requests
+                wait_until(lambda: proxy.requests > seen, 10, "a poll", interval=0.002)
+                return proxy.requests, time.monotonic()
 
             def idle_spell() -> None:
                 nonlocal idle_requests, idle_seconds
                 time.sleep(args.idle / 2)  # the back-off after a burst settles
-                before, started = proxy.requests, time.monotonic()
-                time.sleep(args.idle / 2)
-                idle_requests += proxy.requests - before
-                idle_seconds += time.monotonic() - started
+                # Counted from one request to another, so the window's edges add no
+                # fraction of a request to the rate.
+                before, started = next_request()
+                time.sleep(max(0.0, args.idle / 2 - 1.5))
+                after, ended = next_request()
+                idle_requests += after - before
+                idle_seconds += ended - started
+                # A write right after a poll would race into it; real writes come at any
+                # moment of the idle interval (1 s by default).
+                time.sleep(phases.random())
 
             interval = 1.0 / args.rate
             for burst in range(args.bursts):

@@ -218,11 +218,14 @@ class DaemonConfig:
         "Events read per query. A full batch is followed at once by the next read.",
     )  # fmt: skip
     poll_interval: float = key(
-        Number(ge=0.01), 0.5, "Seconds to wait after an empty read (sub-second values are fine)."
-    )
+        Number(ge=0.01), 1.0,
+        "Seconds between reads while the site is quiet: the longest wait the back-off after "
+        "the last event reaches (sub-second values are fine).",
+    )  # fmt: skip
     active_poll_interval: float = key(
         Number(ge=0.01, le="poll_interval"), 0.05,
-        "Seconds to wait right after events arrived, while the site is busy.",
+        "Seconds between reads while events arrive and for 2 s after the last one; then each "
+        "empty read doubles the wait, up to `poll_interval`.",
     )  # fmt: skip
     start: str | int = key(
         ChoiceOrId("latest", "earliest", noun="an event id"), "latest",

@@ -20,8 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from evframe.errors import EvframeError
 from evframe.handler import Status
+from evframe.statefile import (
+    StateError,
+    StateLockedError,
+    create_atomically,
+    real_path,
+    refuse_empty,
+    take_lock,
+)
 
 __all__ = [
     "DeadLetter",
@@ -58,18 +65,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_handler ON dead_letters (handler, event_id);
 """
-
-
-class StateError(EvframeError):
-    """The state file cannot be used (unreadable, newer schema, another site)."""
-
-    exit_code = 4
-
-
-class StateLockedError(StateError):
-    """Another daemon holds the state file."""
-
-    exit_code = 5
 
 
 @dataclass(frozen=True)
@@ -162,28 +157,35 @@ class State:
 
         ``lock`` takes the daemon lock (refusing a second daemon); tools that
         only read or change a handler's status pass ``lock=False``.  Raises
-        :class:`StateError` for a file that is not a usable state file.
+        :class:`StateError` for a file that is not a usable state file (an empty
+        one included: it is never set up afresh).  A new file is created whole
+        (:func:`evframe.statefile.create_atomically`).
         """
         path = Path(path)
-        exists = path.exists()
-        if not exists and not create:
+        # The lock and the connection use the file itself, whatever symlink leads to it.
+        real = real_path(path)
+        if not create and not real.exists():
             raise StateError(f"state file {path} does not exist (has the daemon run yet?)")
-        if exists and path.is_dir():
+        if real.is_dir():
             raise StateError(f"state file {path} is a directory")
-        lock_file = cls._take_lock(path) if lock else None
+        lock_file = take_lock(path, real) if lock else None
         conn: sqlite3.Connection | None = None
         try:
-            if not exists:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-                os.close(fd)
+            # Looked at under the lock: a daemon that just stopped may have created it.
+            exists = real.exists()
+            if exists:
+                refuse_empty(path, real)
             try:
+                if not exists:
+                    create_atomically(
+                        real, lambda c: cls(c, path, None)._check_or_init(site_url, new=True)
+                    )
                 conn = sqlite3.connect(
-                    path, isolation_level=None, timeout=10.0, check_same_thread=False
+                    real, isolation_level=None, timeout=10.0, check_same_thread=False
                 )
                 state = cls(conn, path, lock_file)
                 # Checked before switching to WAL, so a refused file is left as it was.
-                state._check_or_init(site_url, new=not exists)
+                state._check_or_init(site_url, new=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.DatabaseError as exc:
@@ -193,7 +195,7 @@ class State:
                     "cursors are then lost), or restore it from a backup."
                 ) from exc
             with contextlib.suppress(OSError):
-                os.chmod(path, 0o600)
+                os.chmod(real, 0o600)
             return state
         except BaseException:
             if conn is not None:
@@ -202,38 +204,15 @@ class State:
                 lock_file.close()
             raise
 
-    @staticmethod
-    def _take_lock(path: Path) -> IO[str]:
-        import fcntl
-
-        lock_path = path.with_name(path.name + ".lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-        handle = os.fdopen(fd, "r+")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = handle.read().strip()
-            handle.close()
-            who = f" (pid {holder})" if holder else ""
-            raise StateLockedError(
-                f"state file {path} is in use by another evframe daemon{who}; "
-                "two daemons must not share one state file"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        return handle
-
     def _check_or_init(self, site_url: str | None, *, new: bool) -> None:
         conn = self._conn
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "meta" not in tables:
-            if tables:
+            if tables or not new:
+                listed = ", ".join(sorted(tables)) or "none"
                 raise StateError(
                     f"state file {self.path} is an SQLite database but not an evframe state "
-                    f"file (tables: {', '.join(sorted(tables))})"
+                    f"file (tables: {listed})"
                 )
             conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
             now = str(time.time())

@@ -118,8 +118,9 @@ def _daemon_config(config: Config, state: Path | None, start: str | int | None) 
     "--start",
     callback=_start,
     metavar="latest|earliest|ID",
-    help="Where the first run starts reading the event log: 'latest' (the newest event; "
-    "the default), 'earliest' or an event id. Ignored once the state file has a cursor.",
+    help="Where the first run starts reading the event log: after the newest event "
+    "('latest', the default), at the oldest ('earliest'), or after the given event id. "
+    "Ignored once the state file has a cursor.",
 )
 @click.option("--once", is_flag=True, help="Run one poll cycle (read, deliver, commit), then exit.")
 @click.option(

@@ -22,6 +22,7 @@ from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
 from evframe.daemon.hints import Hints
+from evframe.daemon.pacing import Pacing
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
@@ -35,8 +36,6 @@ __all__ = ["Daemon", "RunResult"]
 
 log = logging.getLogger("evframe.daemon")
 
-# How long the short poll interval is kept after the last event was seen.
-ACTIVE_WINDOW = 2.0
 PENDING_CHUNK = 500
 HEARTBEAT = 600.0
 
@@ -108,7 +107,9 @@ class Daemon:
         self.events_dispatched = 0
         self._lagging_work = False
         self._committed_read: int | None = None
-        self._last_event_seen = -ACTIVE_WINDOW
+        self.pacing = Pacing(
+            self.clock, active=self.dcfg.active_poll_interval, idle=self.dcfg.poll_interval
+        )
         self._last_pending_check = -1.0
         self._first_event_at: float | None = None
         self._last_event_at = 0.0
@@ -202,8 +203,9 @@ class Daemon:
             if self._first_event_at is None:
                 # Throughput is measured from the first request that returned events.
                 self._first_event_at = started
-            self._last_event_seen = self._last_event_at = now
+            self._last_event_at = now
             self._deliver(records, after=self.read_cursor)
+            self.pacing.saw_events()  # after delivery: slow handlers do not eat the fast window
         self.hints.after_read(records, self.read_cursor)
         self._check_pending()
         self._catch_up()
@@ -224,9 +226,9 @@ class Daemon:
     def _idle_wait(self, read: int) -> None:
         if read >= self.dcfg.batch_size or self._lagging_work:
             return  # more is waiting: read on at once
-        recent = self.clock.monotonic() - self._last_event_seen < ACTIVE_WINDOW
         active = self.dcfg.active_poll_interval
-        interval = self.hints.interval(active if recent else self.dcfg.poll_interval, active)
+        # Webhook deliveries, when they flow, stretch the wait to the backstop interval.
+        interval = self.hints.interval(self.pacing.next_wait(), active)
         self.clock.wait(self._wake, interval)
         self._wake.clear()
 
@@ -250,7 +252,7 @@ class Daemon:
             elif start == "latest":
                 self.read_cursor = self.source.newest_id()
             else:
-                self.read_cursor = max(0, int(start) - 1)
+                self.read_cursor = int(start)  # the given id is done: start after it
             log.info("first run: starting after event %d (start = %r)", self.read_cursor, start)
         self.gaps = Gaps(
             self.clock,

@@ -20,6 +20,7 @@ from typing import Any
 from evframe.config import Config
 from evframe.handler import Outcome, Policy, RetryPolicy, Status
 from evframe.processor import Processor, Report
+from evframe.redact import redact_secrets
 from evframe.state import HandlerState, State
 
 __all__ = ["Member", "Roster"]
@@ -54,6 +55,8 @@ class Roster:
 
     def __init__(self, processor: Processor, config: Config) -> None:
         self.processor = processor
+        # Stored errors are read by tools run without the secrets: redacted before storing.
+        self._secrets = config.secrets()
         self.members: dict[str, Member] = {}
         for name in processor.names:
             hcfg = config.handler(name)
@@ -252,18 +255,19 @@ class Roster:
                 extra={"handler": failure.name, "event_id": event_id},
             )
             policy = m.fallback if m.policy is Policy.RETRY else m.policy
+            traceback = redact_secrets(failure.traceback or "", self._secrets)
             if policy is Policy.SKIP:
                 self._dead.append(
                     (
                         failure.name,
                         event_id,
                         dict(record),
-                        failure.traceback or "",
+                        traceback,
                         failure.attempts,
                     )
                 )
                 continue
-            error = (failure.traceback or "").strip().splitlines()[-1:] or ["failed"]
+            error = traceback.strip().splitlines()[-1:] or ["failed"]
             group = self.pause_group(failure.name, event_id, error[0])
             paused.update(group)
             if group:

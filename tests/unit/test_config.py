@@ -59,7 +59,7 @@ def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         DaemonConfig(), state=str(tmp_path / "evframe-state.db")
     )
     assert cfg.daemon.batch_size == 500
-    assert cfg.daemon.poll_interval == 0.5
+    assert cfg.daemon.poll_interval == 1.0
     assert cfg.daemon.active_poll_interval == 0.05
     assert cfg.daemon.start == "latest"
     assert cfg.daemon.group == "evframe.handlers"

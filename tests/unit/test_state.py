@@ -219,6 +219,8 @@ def test_file_sqlite_cannot_open_releases_the_lock(
     with pytest.raises(StateError, match="unable to open database file") as info:
         State.open(path, SITE)
     assert str(path) in str(info.value)
+    # Nothing half made is left behind, not even the temporary file it was built in.
+    assert [p.name for p in path.parent.iterdir()] == [path.name + ".lock"]
     monkeypatch.undo()
     with State.open(path, SITE) as st:
         assert st.site_url == SITE

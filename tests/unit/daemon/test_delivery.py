@@ -37,12 +37,16 @@ def test_a_restart_resumes_after_the_committed_cursor(h):
 
 
 @pytest.mark.parametrize(
-    ("start", "expected"), [("earliest", [1, 2, 3, 4]), ("latest", []), (3, [3, 4])]
+    ("start", "expected"),
+    [("earliest", [1, 2, 3, 4]), ("latest", []), (3, [4]), (0, [1, 2, 3, 4]), (4, [])],
 )
-def test_where_a_first_run_starts(h, start, expected):
+def test_where_a_first_run_starts(h, start, expected, caplog):
     h.add(4)
-    h.daemon(h.chain(), h.config(start=start), until_caught_up=True).run()
+    with caplog.at_level(logging.INFO, logger="evframe.daemon"):
+        h.daemon(h.chain(), h.config(start=start), until_caught_up=True).run()
     assert h.got("first") == expected
+    if isinstance(start, int):  # "after the given event id", as the docs say
+        assert f"first run: starting after event {start} (start = {start})" in caplog.text
 
 
 def test_once_reads_one_page(h):

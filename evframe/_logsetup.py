@@ -10,17 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
-import smtplib
-import ssl
 import sys
 import traceback
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import formatdate
 from typing import IO, Final
 
 from evframe.config import ConfigError, EmailConfig, LoggingConfig
+from evframe.mail import message, send_mail
 from evframe.redact import redact_secrets
 
 __all__ = [
@@ -122,31 +119,12 @@ class SSLSMTPHandler(logging.handlers.SMTPHandler):
             timeout=email.timeout,
         )
         self.use_ssl = email.ssl
+        self._email = email
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            msg = EmailMessage()
-            msg["From"] = self.fromaddr
-            msg["To"] = ",".join(self.toaddrs)
-            msg["Subject"] = self.getSubject(record)
-            msg["Date"] = formatdate(localtime=True)
-            msg.set_content(self.format(record))
-            context = ssl.create_default_context()
-            smtp: smtplib.SMTP
-            if self.use_ssl:
-                smtp = smtplib.SMTP_SSL(
-                    self.mailhost, self.mailport or 0, timeout=self.timeout, context=context
-                )
-            else:
-                smtp = smtplib.SMTP(self.mailhost, self.mailport or 0, timeout=self.timeout)
-            with smtp:
-                if self.secure is not None:
-                    smtp.ehlo()
-                    smtp.starttls(context=context)
-                    smtp.ehlo()
-                if self.username:
-                    smtp.login(self.username, self.password)
-                smtp.send_message(msg)
+            msg = message(self._email, self.toaddrs, self.getSubject(record), self.format(record))
+            send_mail(self._email, msg)
         except Exception:
             self.handleError(record)
 

@@ -11,19 +11,25 @@ import json
 import logging
 import logging.handlers
 import sys
+import time
 import traceback
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
 from evframe.config import ConfigError, EmailConfig, LoggingConfig
 from evframe.mail import message, send_mail
 from evframe.redact import redact_secrets
 
+if TYPE_CHECKING:
+    from evframe.alerts import Alerter
+
 __all__ = [
     "LOGGER_NAME",
     "JsonFormatter",
     "RedactingFilter",
+    "RepeatFilter",
     "SSLSMTPHandler",
     "configure_logging",
     "reset_logging",
@@ -100,6 +106,54 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """Holds back an ERROR line identical to one logged less than ``window`` seconds ago.
+
+    The next time it is logged after that, it says how often it was held back.  One
+    instance serves every sink: it decides once per record and marks the record, so all
+    sinks agree.  At most :attr:`LIMIT` distinct lines are remembered.
+    """
+
+    LIMIT = 1000
+    _MARK = "_evframe_repeat"
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        # line -> (when it was last let through, how many were held back since)
+        self._seen: OrderedDict[tuple[str, int, str], tuple[float, int]] = OrderedDict()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or self.window <= 0:
+            return True
+        decided = getattr(record, self._MARK, None)
+        if decided is not None:
+            return bool(decided)
+        try:
+            text = record.getMessage()
+        except Exception:
+            return True  # a bad format string: the sink reports it
+        key = (record.name, record.levelno, text)
+        now = self.clock()
+        seen = self._seen.get(key)
+        keep = seen is None or now - seen[0] >= self.window
+        if keep:
+            if seen is not None and seen[1]:
+                held = f"held back {seen[1]} time(s) in the last {now - seen[0]:.0f} s"
+                record.msg = f"{text} ({held})"
+                record.args = None
+            self._seen[key] = (now, 0)
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.LIMIT:
+                self._seen.popitem(last=False)
+        else:
+            assert seen is not None
+            self._seen[key] = (seen[0], seen[1] + 1)
+        setattr(record, self._MARK, keep)
+        return keep
+
+
 class SSLSMTPHandler(logging.handlers.SMTPHandler):
     """:class:`logging.handlers.SMTPHandler` that can also speak SMTP over TLS (``ssl``).
 
@@ -139,16 +193,20 @@ def configure_logging(
     secrets: Sequence[str] = (),
     verbose: int = 0,
     stream: IO[str] | None = None,
-) -> None:
+    alerter: Alerter | None = None,
+) -> Alerter | None:
     """Configure the ``evframe`` logger tree from ``cfg``, replacing any earlier call's setup.
 
     ``secrets`` are redacted from every sink; ``verbose`` (the count of ``-v``) of 1 or more
-    sets the level to DEBUG; ``stream`` replaces stderr.  Raises :class:`ConfigError`
-    (``logging.file``) when the log file cannot be opened.
+    sets the level to DEBUG; ``stream`` replaces stderr.  With ``[logging.email]``, ERROR
+    records become alert mail through ``alerter`` (default: one mailing ``email.to``),
+    which is returned.  Raises :class:`ConfigError` (``logging.file``) when the log file
+    cannot be opened.
     """
     reset_logging()
     root = logging.getLogger(LOGGER_NAME)
     redactor = RedactingFilter(secrets)
+    repeats = RepeatFilter(cfg.repeat_window)
 
     handlers: list[logging.Handler] = [
         logging.StreamHandler(stream if stream is not None else sys.stderr)
@@ -168,13 +226,17 @@ def configure_logging(
                 f"cannot open log file {cfg.file}: {exc.strerror or exc}", key="logging.file"
             ) from None
     if cfg.email is not None:
-        mail = SSLSMTPHandler(cfg.email)
-        mail.setLevel(logging.ERROR)
-        handlers.append(mail)
+        from evframe.alerts import Alerter, AlertHandler
+
+        alerter = alerter or Alerter(cfg.email)
+        handlers.append(AlertHandler(alerter))
+    else:
+        alerter = None
 
     for handler in handlers:
         handler.setFormatter(_text_or_json(cfg))
         handler.addFilter(redactor)
+        handler.addFilter(repeats)
         root.addHandler(handler)
         _installed_handlers.append(handler)
 
@@ -186,6 +248,7 @@ def configure_logging(
         logger_name = HANDLER_LOGGER_PREFIX + name
         logging.getLogger(logger_name).setLevel(level)
         _leveled_loggers.append(logger_name)
+    return alerter
 
 
 def reset_logging() -> None:

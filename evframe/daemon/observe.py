@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from evframe.handler import Outcome
+
 if TYPE_CHECKING:
+    from evframe.alerts import Alerter
     from evframe.daemon.core import Daemon
     from evframe.processor import Report
 
-__all__ = ["Fanout", "Observer"]
+__all__ = ["Fanout", "Observer", "Recoveries"]
 
 Record = dict[str, Any]
 
@@ -80,3 +83,16 @@ class Fanout(Observer):
     def stopped(self) -> None:
         for o in self.observers:
             o.stopped()
+
+
+class Recoveries(Observer):
+    """Tells ``alerter`` which handlers processed an event, so the failing ones recover."""
+
+    def __init__(self, alerter: Alerter) -> None:
+        self.alerter = alerter
+
+    def dispatched(self, record: Record, who: frozenset[str], report: Report) -> None:
+        if self.alerter.watching:  # nothing to do on the common path
+            ok = [r.name for r in report.results if r.status is Outcome.OK]
+            if ok:
+                self.alerter.succeeded(ok, int(record["id"]))

@@ -27,19 +27,17 @@ def alerter_for(config: Config) -> Alerter | None:
 def operations(config: Config, alerter: Alerter | None) -> Iterator[Observer]:
     """The daemon's observer; the metrics listener runs while in the block."""
     stats = Stats(config, alerter)
-    listen = config.metrics.listen
-    observers: list[Observer] = [stats]
-    observers.append(
-        StatusFile(stats, snapshot_path(config.daemon.state), alerter=alerter, listen=listen)
-    )
-    if alerter is not None:
-        observers.append(Recoveries(alerter))
     server = None
-    if listen:
+    if config.metrics.listen:
         # Imported only when asked for: prometheus_client stays out of every other command.
         from evframe.daemon.metrics import MetricsServer
 
-        server = MetricsServer(listen, stats).start()
+        server = MetricsServer(config.metrics.listen, stats).start()
+    path = snapshot_path(config.daemon.state)
+    listen = server.url if server is not None else None
+    observers: list[Observer] = [stats, StatusFile(stats, path, alerter=alerter, listen=listen)]
+    if alerter is not None:
+        observers.append(Recoveries(alerter))
     try:
         yield Fanout(observers)
     finally:

@@ -55,7 +55,7 @@ def test_the_snapshot_and_evframe_status_tell_a_stopped_daemon_and_why_handlers_
 ) -> None:
     h.add(4)
     config = h.config()
-    stats, observer = observed(h, config)
+    _stats, observer = observed(h, config)
     h.daemon(h.chain(first={"fail_on": [2]}), config, until_caught_up=True, observer=observer).run()
     snap = read_snapshot(snapshot_path(h.state_path))
     assert snap is not None and snap["running"] is False and snap["read_cursor"] == 4

@@ -261,6 +261,8 @@ def describe(handler: str | None, alerts: list[Alert]) -> str:
         text = first
     else:
         text = f"handler {handler} failed on {len(events)} events ({events[0]}..{events[-1]})"
+        last = trouble[-1].summary.partition(": ")[2]
+        text += f", last: {last}" if last else ""
     if recovered is not None:
         text += f"; recovered at event {recovered.event_id}"
     return text

@@ -62,7 +62,7 @@ def test_a_flood_is_one_mail_then_one_digest(alerter: Alerter, outbox: Outbox) -
     assert len(outbox.mails) == 2
     first, digest = outbox.subjects()
     assert first == "evframe error: handler rollup failed on event 1000: E"
-    assert digest == "evframe error: handler rollup failed on 99 events (1001..1099)"
+    assert digest == "evframe error: handler rollup failed on 99 events (1001..1099), last: E"
     assert outbox.mails[0]["To"] == "rollup-team@studio"
     body = outbox.mails[1].get_content()
     assert "99 alert(s)" in body and "handler rollup failed on event 1099" in body

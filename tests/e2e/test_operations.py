@@ -157,7 +157,7 @@ def test_metrics_health_and_status_of_a_running_daemon(
 
     # Maintenance: not ready, and status says why; still alive (the loop waits on the site).
     sandbox.faults(maintenance=True)
-    code, text = wait_until(
+    _code, text = wait_until(
         lambda: (r := _get(f"{url}/readyz"))[0] == 503 and r, 20, "/readyz to fail"
     )
     assert "site down: the site is down for maintenance" in text

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 from xmlrpc.client import ProtocolError
 
 import pytest
 from click.testing import CliRunner
+from prometheus_client import CollectorRegistry, generate_latest
 from shotgun_api3.shotgun import AuthenticationFault
 
 from evframe.cli.main import main
 from evframe.config import Config, MetricsConfig
-from evframe.daemon.metrics import MetricsServer
+from evframe.daemon.metrics import MetricsServer, StatsCollector
 from evframe.daemon.observe import Fanout, Observer
 from evframe.daemon.stats import Stats, error_kind
 from evframe.daemon.status import StatusFile, read_snapshot, snapshot_path
@@ -170,3 +173,27 @@ def test_metrics_livez_and_readyz_over_loopback(h: Any) -> None:
             MetricsServer(f"127.0.0.1:{server.port}", stats)
     finally:
         server.stop()
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+
+
+def test_the_docs_and_the_grafana_dashboard_name_only_metrics_that_exist(h: Any) -> None:
+    h.add(2)
+    config = h.config()
+    stats, observer = observed(h, config)
+    h.daemon(h.chain(), config, until_caught_up=True, observer=observer).run()
+    stats.site_error(TimeoutError("timed out"))  # labelled families show once they have samples
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StatsCollector(stats))
+    text = generate_latest(registry).decode()
+    exported = set(re.findall(r"^(evframe_\w+)", text, re.M))
+    exported.add("evframe_site_requests_total")  # only with a real site (SiteSource)
+    dashboard = (DOCS / "grafana-dashboard.json").read_text()
+    json.loads(dashboard)
+    used = set(re.findall(r"\b(evframe_\w+)", dashboard))
+    assert used and used <= exported, used - exported
+    documented = (DOCS / "operations.md").read_text()
+    bases = {re.sub(r"_(bucket|count|sum)$", "", name) for name in exported}
+    missing = {name for name in bases if f"`{name}`" not in documented}
+    assert not missing, f"metrics missing from docs/operations.md: {sorted(missing)}"

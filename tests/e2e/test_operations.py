@@ -7,14 +7,14 @@ import json
 import re
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from evframe.testing import wait_until
 from support.e2e import Daemon, SandboxProc, Writer, expected_ids, wait_delivered
+from support.scrape import get
+from support.scrape import samples as parse
 from support.smtp import SmtpSink
 
 pytestmark = pytest.mark.e2e
@@ -28,23 +28,6 @@ def smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink()
     yield sink
     sink.close()
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
-def _samples(text: str) -> dict[str, float]:
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
 
 
 def test_a_hundred_failures_send_a_bounded_number_of_mails(
@@ -139,10 +122,10 @@ def test_metrics_health_and_status_of_a_running_daemon(
     wait_delivered(daemon.records, expected_ids(events), 20, proc)
 
     def scraped() -> dict[str, float] | None:
-        code, text = _get(f"{url}/metrics")
-        samples = _samples(text) if code == 200 else {}
-        done = samples.get('evframe_handler_lag_events{handler="rec_all"}') == 0
-        return samples if done and samples.get("evframe_read_cursor") == events[-1]["id"] else None
+        code, text = get(f"{url}/metrics")
+        found = parse(text) if code == 200 else {}
+        done = found.get('evframe_handler_lag_events{handler="rec_all"}') == 0
+        return found if done and found.get("evframe_read_cursor") == events[-1]["id"] else None
 
     samples = wait_until(scraped, 20, "the metrics to show every handler caught up")
     assert samples["evframe_events_read_total"] == len(events)
@@ -152,16 +135,16 @@ def test_metrics_health_and_status_of_a_running_daemon(
     assert samples['evframe_handler_status{handler="rec_all",status="active"}'] == 1
     assert samples["evframe_site_up"] == 1 and samples["evframe_live"] == 1
     assert samples["evframe_site_requests_total"] >= samples['evframe_polls_total{result="empty"}']
-    assert _get(f"{url}/livez")[0] == 200
-    assert _get(f"{url}/readyz") == (200, "ok\n")
+    assert get(f"{url}/livez")[0] == 200
+    assert get(f"{url}/readyz") == (200, "ok\n")
 
     # Maintenance: not ready, and status says why; still alive (the loop waits on the site).
     sandbox.faults(maintenance=True)
     _code, text = wait_until(
-        lambda: (r := _get(f"{url}/readyz"))[0] == 503 and r, 20, "/readyz to fail"
+        lambda: (r := get(f"{url}/readyz"))[0] == 503 and r, 20, "/readyz to fail"
     )
     assert "site down: the site is down for maintenance" in text
-    assert _get(f"{url}/livez")[0] == 200
+    assert get(f"{url}/livez")[0] == 200
     status = wait_until(
         lambda: (
             (d := json.loads(daemon.cli("status", "--json").stdout))["site"]["up"] is False and d
@@ -172,11 +155,11 @@ def test_metrics_health_and_status_of_a_running_daemon(
     assert status["running"] is True and status["site"]["kind"] == "maintenance"
     text_status = daemon.cli("status")
     assert "RUNNING" in text_status.stdout and "DOWN for" in text_status.stdout
-    errors = _samples(_get(f"{url}/metrics")[1])
+    errors = parse(get(f"{url}/metrics")[1])
     assert errors['evframe_site_errors_total{kind="maintenance"}'] >= 1
 
     sandbox.faults(reset=True)
-    wait_until(lambda: _get(f"{url}/readyz")[0] == 200, 30, "/readyz to pass again")
+    wait_until(lambda: get(f"{url}/readyz")[0] == 200, 30, "/readyz to pass again")
     writer.steps(5)
     events = sandbox.events()
     wait_delivered(daemon.records, expected_ids(events), 30, proc)

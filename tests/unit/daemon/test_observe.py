@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 from xmlrpc.client import ProtocolError
@@ -22,6 +20,7 @@ from evframe.daemon.observe import Fanout, Observer
 from evframe.daemon.stats import Stats, error_kind
 from evframe.daemon.status import StatusFile, read_snapshot, snapshot_path
 from evframe.errors import EvframeError
+from support.scrape import get, samples
 
 
 def observed(h: Any, config: Config, **metrics: Any) -> tuple[Stats, Observer]:
@@ -129,14 +128,6 @@ def test_site_error_kinds(exc: BaseException, kind: str) -> None:
     assert error_kind(exc) == kind
 
 
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
 def test_metrics_livez_and_readyz_over_loopback(h: Any) -> None:
     h.add(3)
     config = h.config()
@@ -145,30 +136,26 @@ def test_metrics_livez_and_readyz_over_loopback(h: Any) -> None:
     server = MetricsServer("127.0.0.1:0", stats).start()
     try:
         assert server.host == "127.0.0.1"
-        code, text = _get(f"{server.url}/metrics")
+        code, text = get(f"{server.url}/metrics")
         assert code == 200
-        samples = {
-            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line and not line.startswith("#")
-        }
-        assert samples["evframe_events_read_total"] == 3
-        assert samples['evframe_handler_events_total{handler="other",outcome="ok"}'] == 3
-        assert samples['evframe_handler_events_total{handler="first",outcome="failed"}'] == 1
-        assert samples['evframe_handler_duration_seconds_count{handler="other"}'] == 3
-        assert samples['evframe_handler_lag_events{handler="first"}'] == 2
-        assert samples['evframe_handler_status{handler="first",status="failed"}'] == 1
-        assert samples['evframe_handlers{status="active"}'] == 1
-        assert samples["evframe_pending_ids"] == 0 and samples["evframe_read_cursor"] == 3
-        assert samples["evframe_alerts_sent_total"] == 0
-        assert samples["evframe_site_up"] == 1
+        found = samples(text)
+        assert found["evframe_events_read_total"] == 3
+        assert found['evframe_handler_events_total{handler="other",outcome="ok"}'] == 3
+        assert found['evframe_handler_events_total{handler="first",outcome="failed"}'] == 1
+        assert found['evframe_handler_duration_seconds_count{handler="other"}'] == 3
+        assert found['evframe_handler_lag_events{handler="first"}'] == 2
+        assert found['evframe_handler_status{handler="first",status="failed"}'] == 1
+        assert found['evframe_handlers{status="active"}'] == 1
+        assert found["evframe_pending_ids"] == 0 and found["evframe_read_cursor"] == 3
+        assert found["evframe_alerts_sent_total"] == 0
+        assert found["evframe_site_up"] == 1
         assert "evframe_poll_duration_seconds_bucket" in text
-        assert _get(f"{server.url}/livez")[0] == 200
-        assert _get(f"{server.url}/readyz") == (200, "ok\n")
+        assert get(f"{server.url}/livez")[0] == 200
+        assert get(f"{server.url}/readyz") == (200, "ok\n")
         stats.site_error(ConnectionRefusedError(111, "Connection refused"))
-        code, text = _get(f"{server.url}/readyz")
+        code, text = get(f"{server.url}/readyz")
         assert code == 503 and "site down: ConnectionRefusedError" in text
-        assert _get(f"{server.url}/nothing")[0] == 404
+        assert get(f"{server.url}/nothing")[0] == 404
         with pytest.raises(EvframeError, match=r"metrics\.listen: cannot listen on 127\.0\.0\.1"):
             MetricsServer(f"127.0.0.1:{server.port}", stats)
     finally:

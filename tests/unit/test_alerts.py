@@ -10,10 +10,15 @@ from email.message import EmailMessage
 
 import pytest
 
+from evframe import ShotgunEvent
 from evframe._logsetup import RepeatFilter, configure_logging, reset_logging
 from evframe.alerts import Alert, Alerter, describe
-from evframe.config import EmailConfig, LoggingConfig
-from evframe.testing import wait_until
+from evframe.config import Config, EmailConfig, LoggingConfig
+from evframe.daemon.roster import Roster
+from evframe.handler import Outcome
+from evframe.processor import Processor
+from evframe.report import HandlerResult, Report
+from evframe.testing import make_record, wait_until
 
 EMAIL = EmailConfig(
     host="127.0.0.1", sender="evframe@studio", to=("ops@studio",), digest_interval=600.0
@@ -198,3 +203,23 @@ def test_a_repeated_error_reaches_no_sink_twice(_clean_logging: None) -> None:
     for _ in range(3):
         log.error("paused handler group a at event 7")
     assert stream.getvalue().count("paused handler group a at event 7") == 1
+
+
+def test_a_pause_goes_in_the_mail_of_the_failure_it_follows(
+    _clean_logging: None, outbox: Outbox
+) -> None:
+    a = Alerter(EMAIL, send=outbox.send, gather=0.5)
+    configure_logging(LoggingConfig(email=EMAIL), stream=io.StringIO(), alerter=a)
+    processor = Processor()
+    processor.register(lambda ctx, event: None, name="rollup")
+    roster = Roster(processor, Config())
+    record = make_record("Shotgun_Shot_Change", id=5)
+    report = Report(ShotgunEvent(record))
+    report.results.append(
+        HandlerResult("rollup", report.event, Outcome.FAILED, traceback="KeyError: 'x'")
+    )
+    roster.settle(record, report)
+    reset_logging()
+    assert len(outbox.mails) == 1
+    body = outbox.mails[0].get_content()
+    assert "handler rollup failed on event 5" in body and "paused handler group rollup" in body

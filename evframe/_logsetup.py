@@ -10,23 +10,26 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
-import smtplib
-import ssl
 import sys
+import time
 import traceback
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import formatdate
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
 from evframe.config import ConfigError, EmailConfig, LoggingConfig
+from evframe.mail import message, send_mail
 from evframe.redact import redact_secrets
+
+if TYPE_CHECKING:
+    from evframe.alerts import Alerter
 
 __all__ = [
     "LOGGER_NAME",
     "JsonFormatter",
     "RedactingFilter",
+    "RepeatFilter",
     "SSLSMTPHandler",
     "configure_logging",
     "reset_logging",
@@ -103,6 +106,54 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """Holds back an ERROR line identical to one logged less than ``window`` seconds ago.
+
+    The next time it is logged after that, it says how often it was held back.  One
+    instance serves every sink: it decides once per record and marks the record, so all
+    sinks agree.  At most :attr:`LIMIT` distinct lines are remembered.
+    """
+
+    LIMIT = 1000
+    _MARK = "_evframe_repeat"
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        # line -> (when it was last let through, how many were held back since)
+        self._seen: OrderedDict[tuple[str, int, str], tuple[float, int]] = OrderedDict()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or self.window <= 0:
+            return True
+        decided = getattr(record, self._MARK, None)
+        if decided is not None:
+            return bool(decided)
+        try:
+            text = record.getMessage()
+        except Exception:
+            return True  # a bad format string: the sink reports it
+        key = (record.name, record.levelno, text)
+        now = self.clock()
+        seen = self._seen.get(key)
+        keep = seen is None or now - seen[0] >= self.window
+        if keep:
+            if seen is not None and seen[1]:
+                held = f"held back {seen[1]} time(s) in the last {now - seen[0]:.0f} s"
+                record.msg = f"{text} ({held})"
+                record.args = None
+            self._seen[key] = (now, 0)
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.LIMIT:
+                self._seen.popitem(last=False)
+        else:
+            assert seen is not None
+            self._seen[key] = (seen[0], seen[1] + 1)
+        setattr(record, self._MARK, keep)
+        return keep
+
+
 class SSLSMTPHandler(logging.handlers.SMTPHandler):
     """:class:`logging.handlers.SMTPHandler` that can also speak SMTP over TLS (``ssl``).
 
@@ -122,31 +173,12 @@ class SSLSMTPHandler(logging.handlers.SMTPHandler):
             timeout=email.timeout,
         )
         self.use_ssl = email.ssl
+        self._email = email
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            msg = EmailMessage()
-            msg["From"] = self.fromaddr
-            msg["To"] = ",".join(self.toaddrs)
-            msg["Subject"] = self.getSubject(record)
-            msg["Date"] = formatdate(localtime=True)
-            msg.set_content(self.format(record))
-            context = ssl.create_default_context()
-            smtp: smtplib.SMTP
-            if self.use_ssl:
-                smtp = smtplib.SMTP_SSL(
-                    self.mailhost, self.mailport or 0, timeout=self.timeout, context=context
-                )
-            else:
-                smtp = smtplib.SMTP(self.mailhost, self.mailport or 0, timeout=self.timeout)
-            with smtp:
-                if self.secure is not None:
-                    smtp.ehlo()
-                    smtp.starttls(context=context)
-                    smtp.ehlo()
-                if self.username:
-                    smtp.login(self.username, self.password)
-                smtp.send_message(msg)
+            msg = message(self._email, self.toaddrs, self.getSubject(record), self.format(record))
+            send_mail(self._email, msg)
         except Exception:
             self.handleError(record)
 
@@ -161,16 +193,20 @@ def configure_logging(
     secrets: Sequence[str] = (),
     verbose: int = 0,
     stream: IO[str] | None = None,
-) -> None:
+    alerter: Alerter | None = None,
+) -> Alerter | None:
     """Configure the ``evframe`` logger tree from ``cfg``, replacing any earlier call's setup.
 
     ``secrets`` are redacted from every sink; ``verbose`` (the count of ``-v``) of 1 or more
-    sets the level to DEBUG; ``stream`` replaces stderr.  Raises :class:`ConfigError`
-    (``logging.file``) when the log file cannot be opened.
+    sets the level to DEBUG; ``stream`` replaces stderr.  With ``[logging.email]``, ERROR
+    records become alert mail through ``alerter`` (default: one mailing ``email.to``),
+    which is returned.  Raises :class:`ConfigError` (``logging.file``) when the log file
+    cannot be opened.
     """
     reset_logging()
     root = logging.getLogger(LOGGER_NAME)
     redactor = RedactingFilter(secrets)
+    repeats = RepeatFilter(cfg.repeat_window)
 
     handlers: list[logging.Handler] = [
         logging.StreamHandler(stream if stream is not None else sys.stderr)
@@ -190,13 +226,17 @@ def configure_logging(
                 f"cannot open log file {cfg.file}: {exc.strerror or exc}", key="logging.file"
             ) from None
     if cfg.email is not None:
-        mail = SSLSMTPHandler(cfg.email)
-        mail.setLevel(logging.ERROR)
-        handlers.append(mail)
+        from evframe.alerts import Alerter, AlertHandler
+
+        alerter = alerter or Alerter(cfg.email)
+        handlers.append(AlertHandler(alerter))
+    else:
+        alerter = None
 
     for handler in handlers:
         handler.setFormatter(_text_or_json(cfg))
         handler.addFilter(redactor)
+        handler.addFilter(repeats)
         root.addHandler(handler)
         _installed_handlers.append(handler)
 
@@ -208,6 +248,7 @@ def configure_logging(
         logger_name = HANDLER_LOGGER_PREFIX + name
         logging.getLogger(logger_name).setLevel(level)
         _leveled_loggers.append(logger_name)
+    return alerter
 
 
 def reset_logging() -> None:

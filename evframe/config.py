@@ -42,6 +42,7 @@ from evframe._kinds import (
     Text,
     Url,
 )
+from evframe._opsconfig import MetricsConfig as MetricsConfig
 from evframe._schema import REQUIRED, Invalid, env_name, key, load_root, reference, secret_values
 from evframe.errors import EvframeError
 from evframe.handler import Policy
@@ -62,6 +63,7 @@ __all__ = [
     "EmailConfig",
     "HandlerConfig",
     "LoggingConfig",
+    "MetricsConfig",
     "SiteConfig",
     "WebhookConfig",
     "handler_api_key_env",
@@ -201,6 +203,12 @@ class HandlerConfig:
         "Give `ctx.sg` the event's `session_uuid`, so the changes the handler makes show live "
         "in the browser session of the user who caused the event.",
     )  # fmt: skip
+    alert_to: tuple[str, ...] = key(
+        Strings("address"), (),
+        "Alert mail about this handler goes to these addresses instead of `[logging.email] "
+        "to` (list those too to keep them informed).",
+        default_doc="`[logging.email] to`",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -328,8 +336,16 @@ class EmailConfig:
         env_key_help="Name of the variable holding the password.",
         required_if=("username", "required when username is set: set password_env or {env}"),
     )  # fmt: skip
-    subject: str = key(Text(), "evframe error", "Subject line.")
+    subject: str = key(
+        Text(), "evframe error",
+        "Start of the subject line; the rest names the handler and the event.",
+    )  # fmt: skip
     timeout: float = key(Number(gt=0), 10.0, "Connection timeout, seconds.")
+    digest_interval: float = key(
+        Number(gt=0), 600.0,
+        "After a mail about a handler (or the daemon), what else goes wrong with it is "
+        "gathered for this many seconds and sent as one digest.",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -358,6 +374,11 @@ class LoggingConfig:
     handlers: Mapping[str, str] = key(
         TableOf(Level()), help="Per-handler log levels.", factory=lambda: _EMPTY
     )
+    repeat_window: float = key(
+        Number(ge=0), 600.0,
+        "An ERROR line identical to one logged less than this many seconds ago is not "
+        "logged again; the next one after that says how often it was held back. `0`: off.",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -391,6 +412,9 @@ class Config:
     logging: LoggingConfig = key(Section(LoggingConfig), help="Logs.", factory=LoggingConfig)
     classic: ClassicConfig = key(
         Section(ClassicConfig), help="Classic plugins.", factory=ClassicConfig
+    )
+    metrics: MetricsConfig = key(
+        Section(MetricsConfig), help="Metrics and health.", factory=MetricsConfig
     )
     handlers: Mapping[str, HandlerConfig] = key(
         Sections(HandlerConfig), help="Per-handler settings.", factory=lambda: _EMPTY

@@ -10,6 +10,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from time import perf_counter
 from types import MappingProxyType
 from typing import Any
 
@@ -339,6 +340,7 @@ class Processor:
                     continue
                 attempt = 1
                 while True:
+                    started = perf_counter()
                     try:
                         if check is not None and not check(ev):
                             break
@@ -350,7 +352,10 @@ class Processor:
                         if returned is not None:
                             spawned = self._enqueue(queue, returned, name, spawned)
                     except StopProcessing as stopping:
-                        results.append(HandlerResult(name, ev, Outcome.OK, attempts=attempt))
+                        took = perf_counter() - started
+                        results.append(
+                            HandlerResult(name, ev, Outcome.OK, attempts=attempt, duration=took)
+                        )
                         if stopping.retval is not UNSET:
                             report.retval = stopping.retval
                             return report
@@ -378,14 +383,20 @@ class Processor:
                                 return _interrupt(report, name, ev, attempt, exc)
                             attempt += 1
                             continue
+                        took = perf_counter() - started
                         results.append(
-                            HandlerResult(name, ev, Outcome.FAILED, exc, _format(exc), attempt)
+                            HandlerResult(
+                                name, ev, Outcome.FAILED, exc, _format(exc), attempt, duration=took
+                            )
                         )
                         for dependent in graph.dependents(name):
                             blame.setdefault(dependent, name)
                         break
                     else:
-                        results.append(HandlerResult(name, ev, Outcome.OK, attempts=attempt))
+                        took = perf_counter() - started
+                        results.append(
+                            HandlerResult(name, ev, Outcome.OK, attempts=attempt, duration=took)
+                        )
                         break
         return report
 

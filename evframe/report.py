@@ -23,6 +23,8 @@ class HandlerResult:
     traceback: str | None = None
     attempts: int = 1
     reason: str | None = None
+    # Seconds the handler's last call took (0 when it was not called).
+    duration: float = 0.0
 
 
 @dataclass

@@ -107,8 +107,10 @@ class SiteGuard:
         error_after: float = 300.0,
         remind_every: float = 600.0,
         attempts: int | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.stopping = stopping
+        self.on_error = on_error
         self.attempts = attempts
         self.base = base
         self.cap = cap
@@ -132,6 +134,8 @@ class SiteGuard:
                 result = func()
             except Exception as exc:  # every failure of the site is waited out
                 self.failures += 1
+                if self.on_error is not None:
+                    self.on_error(exc)
                 calls += 1
                 if self.attempts is not None and calls >= self.attempts:
                     raise

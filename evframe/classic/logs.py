@@ -19,6 +19,7 @@ import os
 from collections.abc import Sequence
 
 from evframe._logsetup import RedactingFilter, SSLSMTPHandler
+from evframe.alerts import AlertHandler
 from evframe.classic.loader import Plugin
 from evframe.config import Config
 
@@ -35,7 +36,8 @@ class _ToDaemonLog(logging.Handler):
         if getattr(record, "evframe_classic_own", False):
             return  # a failure the daemon logs itself
         for sink in logging.getLogger("evframe").handlers:
-            if not isinstance(sink, logging.handlers.SMTPHandler) and record.levelno >= sink.level:
+            mails = isinstance(sink, (logging.handlers.SMTPHandler, AlertHandler))
+            if not mails and record.levelno >= sink.level:
                 sink.handle(record)
 
 

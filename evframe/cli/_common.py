@@ -24,12 +24,15 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import click
 
 from evframe.config import Config, load_config
 from evframe.errors import EvframeError
+
+if TYPE_CHECKING:
+    from evframe.alerts import Alerter
 
 __all__ = [
     "EXIT_ERROR",
@@ -161,11 +164,12 @@ def state_file(config_path: Path | None, state_path: Path | None) -> Path:
 # --------------------------------------------------------------------------- logging
 
 
-def setup_logging(config: Config, verbose: int) -> None:
-    """The daemon's logging, from the config's [logging] section."""
+def setup_logging(config: Config, verbose: int, alerter: Alerter | None = None) -> None:
+    """The daemon's logging, from the config's [logging] section (ERROR records go to
+    ``alerter`` when there is [logging.email])."""
     from evframe._logsetup import configure_logging
 
-    configure_logging(config.logging, secrets=config.secrets(), verbose=verbose)
+    configure_logging(config.logging, secrets=config.secrets(), verbose=verbose, alerter=alerter)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from evframe.cli.migrate import migrate
 from evframe.cli.replay import replay_command
 from evframe.cli.serve import serve_command
 from evframe.cli.state import state_command
+from evframe.cli.status import status_command
 from evframe.sandbox.cli import sandbox_command
 
 __all__ = ["main"]
@@ -30,7 +31,8 @@ def main() -> None:
     Handlers are functions in pip-installed packages, found through the
     entry-point group "evframe.handlers". `evframe serve` polls the site's event
     log and feeds every event to them; `evframe check` validates config and
-    handlers; `evframe sandbox` runs a local site for trying things offline.
+    handlers; `evframe status` tells whether the daemon runs and is healthy;
+    `evframe sandbox` runs a local site for trying things offline.
 
     Exit codes: 0 ok, 1 error, 2 bad usage, 3 config error, 4 state file
     unusable, 5 state file in use by another daemon, 6 invalid handler set.
@@ -44,6 +46,7 @@ for _name, _command in (
     ("handlers", handlers_command),
     ("graph", graph_command),
     ("state", state_command),
+    ("status", status_command),
     ("replay", replay_command),
     ("migrate", migrate),
 ):

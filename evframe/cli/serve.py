@@ -32,6 +32,7 @@ from evframe.cli._common import (
     verbose_option,
 )
 from evframe.cli._demo import DemoSite, start_demo
+from evframe.cli._ops import alerter_for, operations
 from evframe.config import Config
 from evframe.daemon import Daemon, RunResult
 from evframe.errors import EvframeError
@@ -166,22 +167,25 @@ def serve_command(
     """
     restarted = os.environ.pop(RESTARTED_ENV, None) == "1"
     config = get_config(config_path)
-    setup_logging(config, verbose)
+    alerter = alerter_for(config)
+    setup_logging(config, verbose, alerter)
     config = _daemon_config(config, state_path, start)
     demo: DemoSite | None = None
     if not config.site.url:
         config, demo = start_demo(config, state_path is not None, demo_interval)
     restart = False
     try:
-        daemon = Daemon(
-            config,
-            once=once,
-            until_caught_up=until_caught_up,
-            max_events=max_events,
-            restarted=restarted,
-        )
-        with _signals(daemon):
-            result = daemon.run()
+        with operations(config, alerter) as observer:
+            daemon = Daemon(
+                config,
+                once=once,
+                until_caught_up=until_caught_up,
+                max_events=max_events,
+                restarted=restarted,
+                observer=observer,
+            )
+            with _signals(daemon):
+                result = daemon.run()
         # A signal that came while the daemon was winding down for the reload wins.
         restart = result is RunResult.RELOAD and not daemon.stopping
     except EvframeError:

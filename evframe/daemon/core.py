@@ -22,6 +22,7 @@ from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
 from evframe.daemon.hints import Hints
+from evframe.daemon.observe import Observer
 from evframe.daemon.pacing import Pacing
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
@@ -77,6 +78,7 @@ class Daemon:
         processor: Processor | None = None,
         fingerprints: Callable[[str], dict[str, str]] = discovery.fingerprints,
         validate: Callable[[str], discovery.Validation] = discovery.validate_in_subprocess,
+        observer: Observer | None = None,
     ) -> None:
         self.config = config
         self.dcfg = config.daemon
@@ -88,12 +90,17 @@ class Daemon:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
+        self.observe = observer or Observer()
         if source is None:
             url = site_url or config.site.url
             if not url:
                 raise ValueError("no site URL")
             sg = site_shotgun(config.site, url)
-            guard = SiteGuard(self._stopping, error_after=self.dcfg.site_error_after)
+            guard = SiteGuard(
+                self._stopping,
+                error_after=self.dcfg.site_error_after,
+                on_error=self.observe.site_error,
+            )
             source = SiteSource(sg, url, guard)
         self.source = source
         self.url = source.url
@@ -157,6 +164,7 @@ class Daemon:
             hooks = self.config.webhook
             if hooks.listen and hooks.secret:
                 self.intake = Intake(hooks, hooks.secret, self.hint).start()
+            self.observe.started(self)
             self.started.set()
             result = self._loop()
         except Stopping:
@@ -164,6 +172,7 @@ class Daemon:
         finally:
             try:
                 self._commit()
+                self.observe.stopped()
                 self.state.close()
             finally:
                 if self.intake is not None:
@@ -176,6 +185,7 @@ class Daemon:
     def _loop(self) -> RunResult:
         while not self._stopping.is_set():
             assert self.state is not None
+            self.observe.turned()
             if self.state.changed_elsewhere():
                 self._commit()
                 self.roster.apply_operator(self.state.handlers())
@@ -198,6 +208,9 @@ class Daemon:
         if self.hints.take(self.read_cursor, self.gaps):
             self._last_pending_check = float("-inf")  # an announced late id: fetch it now
         records = self.source.read(self.read_cursor, limit=self.dcfg.batch_size)
+        self.observe.polled(
+            clock.monotonic() - started, records, full=len(records) >= self.dcfg.batch_size
+        )
         if records:
             now = clock.monotonic()
             if self._first_event_at is None:
@@ -338,6 +351,7 @@ class Daemon:
         """Run one event's chain; False if a stop interrupted it."""
         report = self.executor.run(ShotgunEvent(record), who, self.roster.retry)
         self.events_dispatched += 1
+        self.observe.dispatched(record, who, report)
         if report.interrupted:
             return False
         if report.failures or report.skipped:
@@ -402,6 +416,7 @@ class Daemon:
             self.gaps.flush(state)
         # An idle daemon writes nothing: commit() is a no-op without pending writes.
         state.commit()
+        self.observe.committed()
 
     def _heartbeat(self) -> None:
         """A status line every ten minutes, so a quiet daemon is never a silent one."""

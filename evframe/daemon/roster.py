@@ -277,6 +277,8 @@ class Roster:
                     ", ".join(sorted(group)),
                     event_id,
                     failure.name,
+                    # Alerts group this line with the failure it follows.
+                    extra={"handler": failure.name, "event_id": event_id},
                 )
         for result in report.results:
             if result.status is Outcome.SKIPPED and result.name not in paused:

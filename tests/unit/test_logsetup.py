@@ -24,6 +24,7 @@ from evframe._logsetup import (
     configure_logging,
     reset_logging,
 )
+from evframe.alerts import AlertHandler
 from evframe.config import ConfigError, EmailConfig, LoggingConfig
 
 SECRET = "tok-9f8e7d6c"
@@ -293,7 +294,12 @@ def test_smtp_handler_attributes() -> None:
         timeout=4.0,
     )
     configure(LoggingConfig(email=email))
-    (mail,) = [h for h in ours() if isinstance(h, SSLSMTPHandler)]
+    # The daemon's error mail is an alert queue; the plain SMTP handler serves classic plugins.
+    (alerts,) = [h for h in ours() if isinstance(h, AlertHandler)]
+    assert alerts.level == logging.ERROR
+    assert alerts.alerter.email is email
+    mail = SSLSMTPHandler(email)
+    mail.setLevel(logging.ERROR)
     assert (mail.mailhost, mail.mailport) == ("smtp.studio", 587)
     assert (mail.username, mail.password) == ("bot", "mailpw")
     assert mail.secure == ()
@@ -303,6 +309,7 @@ def test_smtp_handler_attributes() -> None:
     assert mail.subject == "trouble"
     assert mail.timeout == 4.0
     assert mail.level == logging.ERROR
+    mail.close()
 
 
 def test_smtp_ssl_without_credentials() -> None:

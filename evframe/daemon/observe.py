@@ -55,6 +55,10 @@ class Fanout(Observer):
 
     def __init__(self, observers: Sequence[Observer]) -> None:
         self.observers = tuple(observers)
+        # dispatched() runs once per event: call only the observers that do something.
+        self._dispatch = tuple(
+            o for o in self.observers if type(o).dispatched is not Observer.dispatched
+        )
 
     def started(self, daemon: Daemon) -> None:
         for o in self.observers:
@@ -69,7 +73,7 @@ class Fanout(Observer):
             o.polled(seconds, records, full=full)
 
     def dispatched(self, record: Record, who: frozenset[str], report: Report) -> None:
-        for o in self.observers:
+        for o in self._dispatch:
             o.dispatched(record, who, report)
 
     def committed(self) -> None:

@@ -207,12 +207,16 @@ def _check_handler(func: Any, name: str) -> None:
 class Validation:
     """The verdict of :func:`validate_in_subprocess` on a handler set.
 
-    ``ok`` is whether the set is valid (no cycle, unknown requirement or
-    duplicate name); handlers that failed to load are
-    listed in ``load_errors`` without making it invalid, as the daemon serves
-    the others.  ``names`` are the handlers in run order (in name order when
-    the set is invalid); ``fingerprints`` are those of the set the child saw;
-    ``error`` says why the set is invalid or the check itself failed.
+    ``ok`` is whether the daemon can serve the set (no duplicate name);
+    handlers that failed to load are listed in ``load_errors`` and handlers a
+    cycle or a missing requirement makes unsafe in ``quarantined``, without
+    making it invalid, as the daemon serves the others.  ``names`` are the
+    handlers in run order (in name order when the set is invalid);
+    ``fingerprints`` are those of the set the child saw;
+    ``error`` says why the set is invalid or the check itself failed;
+    ``quarantined`` maps the handlers the set makes unsafe (a cycle, a missing
+    requirement, and their dependents), which the daemon sets aside while it
+    runs the others, to the reason.
     """
 
     ok: bool
@@ -220,6 +224,7 @@ class Validation:
     fingerprints: dict[str, str]
     load_errors: list[str]
     error: str | None
+    quarantined: dict[str, str] = field(default_factory=dict)
 
 
 def validate_in_subprocess(
@@ -247,6 +252,7 @@ def validate_in_subprocess(
             fingerprints={str(k): str(v) for k, v in data["fingerprints"].items()},
             load_errors=[str(e) for e in data["load_errors"]],
             error=None if data["error"] is None else str(data["error"]),
+            quarantined={str(k): str(v) for k, v in data.get("quarantined", {}).items()},
         )
     except (IndexError, ValueError, TypeError, KeyError, AttributeError):
         stderr = proc.stderr.strip()
@@ -293,6 +299,7 @@ def _validate_here(group: str, classic: Sequence[str] = ()) -> Validation:
         fingerprints=found,
         load_errors=plugin_errors + [str(e) for e in processor.load_errors],
         error=error,
+        quarantined={q.name: q.reason for q in processor.quarantined.values()},
     )
 
 

@@ -96,11 +96,13 @@ def check_command(
         )
     out.append(f"state file: {config.daemon.state}")
     out.append(f"handlers: {len(loaded.names)} loaded from entry-point group {group!r}")
+    if loaded.quarantined:
+        out.append(f"quarantined: {', '.join(sorted(loaded.quarantined))}")
     if loaded.names:
         out.extend(_run_order(config, loaded))
 
     for name in sorted(config.handlers):
-        if name not in loaded.names and name not in loaded.failed:
+        if name not in loaded.names and name not in loaded.failed | set(loaded.quarantined):
             warnings.append(
                 f"[handlers.{name}] configures a handler that is not installed "
                 f"(not in entry-point group {group!r}); check the name"
@@ -112,14 +114,16 @@ def check_command(
     elif connect:
         site_errors.append("--connect: no site URL is set, nothing to connect to")
 
+    held = [f"{q.name}: {q.reason}" for q in loaded.quarantined.values()]
     for title, items in (
         ("Handler errors:", loaded.errors),
+        ("Quarantined (serve sets these aside and runs the others):", held),
         ("Site errors:", site_errors),
         ("Warnings:", warnings),
     ):
         if items:
             out += ["", title, *(f"  - {item}" for item in items)]
-    errors = len(loaded.errors) + len(site_errors)
+    errors = len(loaded.errors) + len(held) + len(site_errors)
     out.append("")
     if errors or (strict and warnings):
         strict_note = " (--strict: warnings count as errors)" if strict and warnings else ""
@@ -127,7 +131,7 @@ def check_command(
     else:
         out.append(f"OK: {len(loaded.names)} handler(s), {len(warnings)} warning(s)")
     click.echo(redact("\n".join(out), config))
-    if loaded.errors or (strict and warnings):
+    if loaded.errors or held or (strict and warnings):
         ctx.exit(HandlerSetError.exit_code)
     ctx.exit(EXIT_ERROR if site_errors else EXIT_OK)
 

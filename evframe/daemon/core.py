@@ -21,6 +21,7 @@ from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
+from evframe.daemon.holds import record_holds, serving_names
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
@@ -235,7 +236,9 @@ class Daemon:
             pending=self.state.pending(),
         )
         self.roster = Roster(processor, self.config)
-        self.roster.sync(self.state.handlers(), fingerprints, self.read_cursor)
+        rows = self.state.handlers()
+        self.roster.sync(rows, fingerprints, self.read_cursor)
+        record_holds(self.state, self.roster, rows, processor.quarantined, self.read_cursor)
         self.executor: Executor = InlineExecutor(
             processor,
             self._stopping,
@@ -259,7 +262,7 @@ class Daemon:
             self.url,
             self.read_cursor,
             len(names),
-            ", ".join(names),
+            serving_names(self.roster, names, processor.quarantined),
         )
 
     # -- delivering ------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import importlib.util
 import inspect
 import json
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import stevedore
@@ -70,7 +72,9 @@ def describe_entry_point(ep: importlib.metadata.EntryPoint) -> str:
 
 def fingerprints(group: str) -> dict[str, str]:
     """A fingerprint per installed handler: its entry point, distribution, version
-    and install time.  It changes when the handler's package is (re)installed."""
+    and install time, and for a package whose code lives outside the installed tree
+    (``pip install -e``) its source files' sizes and mtimes.  It changes when the
+    handler's package is (re)installed, or when an editable one is edited."""
     out: dict[str, str] = {}
     for ep in entry_points(group):
         dist = _dist(ep)
@@ -81,10 +85,49 @@ def fingerprints(group: str) -> dict[str, str]:
             except OSError:
                 stamp = ""
             text = f"{ep.value}|{dist.name}=={dist.version}|{stamp}"
+            if path is not None:
+                text += _source_stamp(ep.module, Path(path).parent)
         else:
             text = ep.value
         out[ep.name] = hashlib.sha1(text.encode()).hexdigest()[:16]
     return out
+
+
+def _source_stamp(module: str, installed_in: Path) -> str:
+    """The sizes and mtimes of the ``.py`` files of ``module``'s top-level package when
+    they live outside ``installed_in`` (the distribution's site-packages); else "".
+
+    An editable install's metadata stays the same when its sources are edited, so the
+    sources are what tell a change.  Finding the package never imports it: a top-level
+    name is looked up on the path (or in ``sys.modules``), which runs no package code.
+    A regular install costs one look-up; an editable one a walk of its package.
+    """
+    top = module.partition(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None:
+        return ""
+    roots = [Path(p) for p in spec.submodule_search_locations or ()]
+    if not roots and spec.origin and spec.has_location:
+        roots = [Path(spec.origin)]
+    try:
+        base = installed_in.resolve()
+        if not roots or all(root.resolve().is_relative_to(base) for root in roots):
+            return ""
+    except OSError:
+        return ""
+    entries = []
+    for root in roots:
+        files = [root] if root.is_file() else sorted(root.rglob("*.py"))
+        for file in files:
+            try:
+                st = file.stat()
+            except OSError:
+                continue  # deleted while we looked: the next look sees the change
+            entries.append(f"{file}:{st.st_size}:{st.st_mtime_ns}")
+    return "|src:" + hashlib.sha1("\n".join(entries).encode()).hexdigest()
 
 
 def distributions(group: str) -> dict[str, str]:

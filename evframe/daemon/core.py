@@ -21,7 +21,7 @@ from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
-from evframe.daemon.holds import record_holds, serving_names
+from evframe.daemon.holds import record_holds, refuse_unknown_names, serving_names
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
@@ -212,6 +212,8 @@ class Daemon:
     def _start(self) -> None:
         assert self.state is not None
         processor = self._processor or load_handler_set(self.config, self.connections.for_handler)
+        if self._processor is None:
+            refuse_unknown_names(self.config, processor, refuse=not self.restarted)
         if processor.sg_factory is None:  # a processor handed in: ctx.sg is the daemon's
             processor.sg_factory = self.connections.for_handler
         self.processor = processor

@@ -1,9 +1,12 @@
-"""Handlers the daemon holds whatever their status: quarantined, or disabled in the config.
+"""Handlers the daemon holds whatever their status: quarantined, or disabled in the config;
+and config naming handlers that are not installed.
 
-At start the daemon records both in the state file (so ``evframe state`` and
-``evframe handlers`` show them without reading the config or loading the
-handlers) and names them in its start-up line.  A handler that is no longer
-quarantined (a fixed package was installed) is said to catch up from its cursor.
+At start the daemon refuses ``[handlers.NAME]`` tables and ``[logging.handlers]``
+keys for handlers that are not installed (exit 3), records both holds in the
+state file (so ``evframe state`` and ``evframe handlers`` show them without
+reading the config or loading the handlers) and names them in its start-up
+line.  A handler that is no longer quarantined (a fixed package was installed)
+is said to catch up from its cursor.
 """
 
 from __future__ import annotations
@@ -11,13 +14,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from evframe.config import Config
+from evframe.config_names import installed_names, unknown_handler_names
 from evframe.daemon.roster import Roster
+from evframe.processor import Processor
 from evframe.quarantine import Quarantined
 from evframe.state import HandlerState, State
 
-__all__ = ["record_holds", "serving_names"]
+__all__ = ["record_holds", "refuse_unknown_names", "serving_names"]
 
 log = logging.getLogger("evframe.daemon")
+
+
+def refuse_unknown_names(config: Config, processor: Processor, *, refuse: bool) -> None:
+    """Raise the first config error for a handler name that is not installed (``refuse``),
+    or log each at ERROR: a daemon restarted onto a set without a configured handler
+    keeps serving the others rather than exit."""
+    errors = unknown_handler_names(config, installed_names(config, processor))
+    if errors and refuse:
+        raise errors[0]
+    for error in errors:
+        log.error("%s", error)
 
 
 def record_holds(

@@ -388,6 +388,20 @@ class State:
             (str(event_id),),
         )
 
+    def authenticated(self, script_name: str | None) -> bool:
+        """Whether the site ever let the daemon in as ``script_name`` (see
+        :meth:`remember_authenticated`)."""
+        return self._meta(f"authenticated:{script_name or ''}") is not None
+
+    def remember_authenticated(self, script_name: str | None) -> None:
+        """The site let the daemon in as ``script_name``: from now on a refusal is taken
+        for a rotated key (retried), not a mistake in the config (an exit)."""
+        self._write(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"authenticated:{script_name or ''}", str(time.time())),
+        )
+
     # -- handlers -----------------------------------------------------
 
     def handlers(self) -> dict[str, HandlerState]:

@@ -19,6 +19,7 @@ from typing import Any
 from evframe import discovery
 from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
+from evframe.daemon.credentials import CredentialsWatch
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
 from evframe.daemon.holds import record_holds, refuse_unknown_names, serving_names
@@ -88,12 +89,17 @@ class Daemon:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
+        self.credentials = CredentialsWatch(config.site.script_name)
         if source is None:
             url = site_url or config.site.url
             if not url:
                 raise ValueError("no site URL")
             sg = site_shotgun(config.site, url)
-            guard = SiteGuard(self._stopping, error_after=self.dcfg.site_error_after)
+            guard = SiteGuard(
+                self._stopping,
+                error_after=self.dcfg.site_error_after,
+                **self.credentials.hooks(),
+            )
             source = SiteSource(sg, url, guard)
         self.source = source
         self.url = source.url
@@ -136,6 +142,7 @@ class Daemon:
         """Serve until stopped, until a burst mode ends, or until a new handler set
         needs a restart (see :class:`RunResult`)."""
         self.state = State.open(self.dcfg.state, self.url)
+        self.credentials.attach(self.state)
         result = RunResult.STOPPED
         try:
             self._start()

@@ -76,6 +76,7 @@ def fingerprints(group: str) -> dict[str, str]:
     (``pip install -e``) its source files' sizes and mtimes.  It changes when the
     handler's package is (re)installed, or when an editable one is edited."""
     out: dict[str, str] = {}
+    stamps: dict[tuple[str, Path], str] = {}  # one walk per package, however many handlers
     for ep in entry_points(group):
         dist = _dist(ep)
         if dist is not None:
@@ -86,23 +87,25 @@ def fingerprints(group: str) -> dict[str, str]:
                 stamp = ""
             text = f"{ep.value}|{dist.name}=={dist.version}|{stamp}"
             if path is not None:
-                text += _source_stamp(ep.module, Path(path).parent)
+                key = (ep.module.partition(".")[0], Path(path).parent)
+                if key not in stamps:
+                    stamps[key] = _source_stamp(*key)
+                text += stamps[key]
         else:
             text = ep.value
         out[ep.name] = hashlib.sha1(text.encode()).hexdigest()[:16]
     return out
 
 
-def _source_stamp(module: str, installed_in: Path) -> str:
-    """The sizes and mtimes of the ``.py`` files of ``module``'s top-level package when
-    they live outside ``installed_in`` (the distribution's site-packages); else "".
+def _source_stamp(top: str, installed_in: Path) -> str:
+    """The sizes and mtimes of the ``.py`` files of top-level package ``top`` when they
+    live outside ``installed_in`` (the distribution's site-packages); else "".
 
     An editable install's metadata stays the same when its sources are edited, so the
     sources are what tell a change.  Finding the package never imports it: a top-level
     name is looked up on the path (or in ``sys.modules``), which runs no package code.
     A regular install costs one look-up; an editable one a walk of its package.
     """
-    top = module.partition(".")[0]
     try:
         spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):

@@ -40,8 +40,7 @@ def make_package(root: Path) -> None:
         f"[options.entry_points]\n{GROUP} =\n{eps}\n"
     )
     (root / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=61"]\n'
-        'build-backend = "setuptools.build_meta"\n'
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
     )
 
 

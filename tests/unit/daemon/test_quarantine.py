@@ -13,22 +13,14 @@ from evframe.daemon import Daemon
 from evframe.quarantine import quarantine, report_quarantine
 
 
-def daemon_over(h: Any, funcs: Iterable[Any], config: Config, **kw: Any) -> Daemon:
-    """A daemon whose processor went through quarantine as an installed set does."""
-    processor = Processor(config=lambda name: config.handler(name).config)
-    for func in funcs:
-        processor.register(func)
+def set_aside(processor: Processor) -> None:
+    """What loading an installed set does: quarantine the unsafe handlers, say so."""
     processor.quarantined.update(quarantine(processor))
     report_quarantine(processor.quarantined)
-    return Daemon(
-        config,
-        source=h.source,
-        clock=h.clock,
-        processor=processor,
-        fingerprints=lambda group: dict(h.installed),
-        validate=h.validate,
-        **kw,
-    )
+
+
+def daemon_over(h: Any, funcs: Iterable[Any], config: Config, **kw: Any) -> Daemon:
+    return h.daemon(funcs, config, prepare=set_aside, **kw)  # type: ignore[no-any-return]
 
 
 def test_the_unsafe_handlers_are_held_and_the_rest_run(h: Any, caplog: Any) -> None:

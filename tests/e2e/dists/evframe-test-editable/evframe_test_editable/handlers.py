@@ -4,20 +4,14 @@ VERSION and FIX in this file of the editable install and expects the daemon to n
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
+
+from evframe_test_recorder import record
 
 from evframe import ShotgunEvent, requires, want
 
 VERSION = "1"
 FIX = False
-
-
-def _record(ctx: Any, event: ShotgunEvent) -> None:
-    line = {"handler": ctx.name, "event_id": event.id, "pid": os.getpid(), "version": VERSION}
-    with open(ctx.config["out"], "a", encoding="utf-8") as out:
-        out.write(json.dumps(line) + "\n")
 
 
 @want("Shotgun_Shot_*")
@@ -26,10 +20,10 @@ def edited(ctx: Any, event: ShotgunEvent) -> None:
     name = (event.entity or {}).get("name") or ""
     if "boom" in name and not FIX:
         raise RuntimeError(f"version {VERSION} cannot handle shot {name!r}")
-    _record(ctx, event)
+    record(ctx, event, version=VERSION)
 
 
 @requires("edited")
 def edited_after(ctx: Any, event: ShotgunEvent) -> None:
     """Every event, after edited."""
-    _record(ctx, event)
+    record(ctx, event, version=VERSION)

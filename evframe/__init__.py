@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from evframe.errors import CredentialsError as CredentialsError
 from evframe.errors import CycleError as CycleError
 from evframe.errors import DuplicateHandlerError as DuplicateHandlerError
 from evframe.errors import EvframeError as EvframeError
@@ -41,6 +42,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "Context",
+    "CredentialsError",
     "CycleError",
     "DuplicateHandlerError",
     "Event",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import importlib.util
 import inspect
 import json
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import stevedore
@@ -70,8 +72,11 @@ def describe_entry_point(ep: importlib.metadata.EntryPoint) -> str:
 
 def fingerprints(group: str) -> dict[str, str]:
     """A fingerprint per installed handler: its entry point, distribution, version
-    and install time.  It changes when the handler's package is (re)installed."""
+    and install time, and for a package whose code lives outside the installed tree
+    (``pip install -e``) its source files' sizes and mtimes.  It changes when the
+    handler's package is (re)installed, or when an editable one is edited."""
     out: dict[str, str] = {}
+    stamps: dict[tuple[str, Path], str] = {}  # one walk per package, however many handlers
     for ep in entry_points(group):
         dist = _dist(ep)
         if dist is not None:
@@ -81,10 +86,51 @@ def fingerprints(group: str) -> dict[str, str]:
             except OSError:
                 stamp = ""
             text = f"{ep.value}|{dist.name}=={dist.version}|{stamp}"
+            if path is not None:
+                key = (ep.module.partition(".")[0], Path(path).parent)
+                if key not in stamps:
+                    stamps[key] = _source_stamp(*key)
+                text += stamps[key]
         else:
             text = ep.value
         out[ep.name] = hashlib.sha1(text.encode()).hexdigest()[:16]
     return out
+
+
+def _source_stamp(top: str, installed_in: Path) -> str:
+    """The sizes and mtimes of the ``.py`` files of top-level package ``top`` when they
+    live outside ``installed_in`` (the distribution's site-packages); else "".
+
+    An editable install's metadata stays the same when its sources are edited, so the
+    sources are what tell a change.  Finding the package never imports it: a top-level
+    name is looked up on the path (or in ``sys.modules``), which runs no package code.
+    A regular install costs one look-up; an editable one a walk of its package.
+    """
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None:
+        return ""
+    roots = [Path(p) for p in spec.submodule_search_locations or ()]
+    if not roots and spec.origin and spec.has_location:
+        roots = [Path(spec.origin)]
+    try:
+        base = installed_in.resolve()
+        if not roots or all(root.resolve().is_relative_to(base) for root in roots):
+            return ""
+    except OSError:
+        return ""
+    entries = []
+    for root in roots:
+        files = [root] if root.is_file() else sorted(root.rglob("*.py"))
+        for file in files:
+            try:
+                st = file.stat()
+            except OSError:
+                continue  # deleted while we looked: the next look sees the change
+            entries.append(f"{file}:{st.st_size}:{st.st_mtime_ns}")
+    return "|src:" + hashlib.sha1("\n".join(entries).encode()).hexdigest()
 
 
 def distributions(group: str) -> dict[str, str]:
@@ -207,12 +253,16 @@ def _check_handler(func: Any, name: str) -> None:
 class Validation:
     """The verdict of :func:`validate_in_subprocess` on a handler set.
 
-    ``ok`` is whether the set is valid (no cycle, unknown requirement or
-    duplicate name); handlers that failed to load are
-    listed in ``load_errors`` without making it invalid, as the daemon serves
-    the others.  ``names`` are the handlers in run order (in name order when
-    the set is invalid); ``fingerprints`` are those of the set the child saw;
-    ``error`` says why the set is invalid or the check itself failed.
+    ``ok`` is whether the daemon can serve the set (no duplicate name);
+    handlers that failed to load are listed in ``load_errors`` and handlers a
+    cycle or a missing requirement makes unsafe in ``quarantined``, without
+    making it invalid, as the daemon serves the others.  ``names`` are the
+    handlers in run order (in name order when the set is invalid);
+    ``fingerprints`` are those of the set the child saw;
+    ``error`` says why the set is invalid or the check itself failed;
+    ``quarantined`` maps the handlers the set makes unsafe (a cycle, a missing
+    requirement, and their dependents), which the daemon sets aside while it
+    runs the others, to the reason.
     """
 
     ok: bool
@@ -220,6 +270,7 @@ class Validation:
     fingerprints: dict[str, str]
     load_errors: list[str]
     error: str | None
+    quarantined: dict[str, str] = field(default_factory=dict)
 
 
 def validate_in_subprocess(
@@ -247,6 +298,7 @@ def validate_in_subprocess(
             fingerprints={str(k): str(v) for k, v in data["fingerprints"].items()},
             load_errors=[str(e) for e in data["load_errors"]],
             error=None if data["error"] is None else str(data["error"]),
+            quarantined={str(k): str(v) for k, v in data.get("quarantined", {}).items()},
         )
     except (IndexError, ValueError, TypeError, KeyError, AttributeError):
         stderr = proc.stderr.strip()
@@ -293,6 +345,7 @@ def _validate_here(group: str, classic: Sequence[str] = ()) -> Validation:
         fingerprints=found,
         load_errors=plugin_errors + [str(e) for e in processor.load_errors],
         error=error,
+        quarantined={q.name: q.reason for q in processor.quarantined.values()},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 __all__ = [
+    "CredentialsError",
     "CycleError",
     "DuplicateHandlerError",
     "EvframeError",
@@ -101,6 +102,13 @@ class HandlerSetError(EvframeError):
     """The installed handler set is invalid (a cycle, an unknown requirement...)."""
 
     exit_code = 6
+
+
+class CredentialsError(EvframeError):
+    """The site refuses the daemon's script credentials, and the daemon has never been
+    let in with them: a configuration mistake rather than a rotated key."""
+
+    exit_code = 7
 
 
 class HandlerError(EvframeError):

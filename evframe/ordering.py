@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import networkx as nx
@@ -19,7 +19,14 @@ class HandlerGraph:
     An edge ``a -> b`` means "a runs before b when both run".
     """
 
-    def __init__(self, funcs: Mapping[str, Callable[..., Any]], sources: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        funcs: Mapping[str, Callable[..., Any]],
+        sources: Mapping[str, str],
+        absent: Collection[str] = (),
+    ) -> None:
+        """``absent`` names handlers set aside (quarantined): edges to them are left out
+        instead of being errors."""
         graph: Any = nx.DiGraph()
         graph.add_nodes_from(funcs)
         # Order-only edges (spec.follows) sort but neither skip nor pause; links
@@ -31,15 +38,23 @@ class HandlerGraph:
         for name, func in funcs.items():
             spec = get_spec(func)
             for req in sorted(spec.requires):
+                if req in absent:
+                    continue
                 self._check_known(name, "requires", req, funcs, sources, registered)
                 graph.add_edge(req, name)
             for dep in sorted(spec.required_by):
+                if dep in absent:
+                    continue
                 self._check_known(name, "required_by", dep, funcs, sources, registered)
                 graph.add_edge(name, dep)
             for before in sorted(spec.follows):
+                if before in absent:
+                    continue
                 self._check_known(name, "follows", before, funcs, sources, registered)
                 sequence.add_edge(before, name)
             for other in sorted(spec.linked):
+                if other in absent:
+                    continue
                 self._check_known(name, "linked", other, funcs, sources, registered)
                 links.add_edge(name, other)
         ordering: Any = nx.compose(graph, sequence)

@@ -28,6 +28,7 @@ from evframe.event import Event
 from evframe.filters import Want
 from evframe.handler import HandlerSpec, Outcome, RetryPolicy, get_spec
 from evframe.ordering import HandlerGraph
+from evframe.quarantine import Quarantined, quarantine
 from evframe.report import HandlerResult as HandlerResult
 from evframe.report import Report as Report
 
@@ -79,6 +80,8 @@ class Processor:
         self._graph: HandlerGraph | None = None
         self._index: dict[tuple[str, str | None, str | None], tuple[_Entry, ...]] = {}
         self.load_errors: list[HandlerLoadError] = []
+        # Handlers set aside by load_from(strict=False) because the set made them unsafe.
+        self.quarantined: dict[str, Quarantined] = {}
 
     # -- registration -------------------------------------------------
 
@@ -121,8 +124,10 @@ class Processor:
         :class:`HandlerLoadError` naming the handler, distribution, entry point
         and error, or the :class:`RegistrationError` for a duplicate name.
         Otherwise each failure is kept in ``load_errors`` (and logged by no
-        one: the caller decides) and the other handlers are registered.  The
-        handler set is then validated.  Returns the names registered.
+        one: the caller decides) and the other handlers are registered; handlers
+        a cycle or a missing requirement makes unsafe are unregistered and kept
+        in ``quarantined`` (see :mod:`evframe.quarantine`).  The handler set is
+        then validated.  Returns the names registered.
         """
         # Imported here, not at the top: `import evframe` stays free of stevedore, and
         # `python -m evframe.discovery` does not find its module already imported.
@@ -144,13 +149,16 @@ class Processor:
                 continue
             loaded.append(name)
         self.load_errors.extend(errors)
+        if not strict:
+            self.quarantined.update(quarantine(self))
+            loaded = [name for name in loaded if name not in self.quarantined]
         self.finalize()
         return loaded
 
     def finalize(self) -> HandlerGraph:
         """Validate the handler set and compute the run order (done once)."""
         if self._graph is None:
-            self._graph = HandlerGraph(self._funcs, self._sources)
+            self._graph = HandlerGraph(self._funcs, self._sources, self.quarantined)
             self._contexts = {name: self._make_context(name) for name in self._graph.order}
         return self._graph
 

@@ -95,7 +95,10 @@ class SiteGuard:
 
     ``attempts`` bounds the calls: the failure of the last one is raised (for a
     command's first contact, where a wrong URL or bad credentials should fail at
-    once).  ``None`` retries forever.
+    once).  ``None`` retries forever.  ``on_refused(exc)`` is called when the site
+    refuses the credentials (it may raise to give up); ``on_answer()`` after each
+    request the site answered.  A refusal is logged at ERROR at once: waiting does
+    not fix a key, a person must.
     """
 
     def __init__(
@@ -108,10 +111,14 @@ class SiteGuard:
         remind_every: float = 600.0,
         attempts: int | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        on_refused: Callable[[BaseException], None] | None = None,
+        on_answer: Callable[[], None] | None = None,
     ) -> None:
         self.stopping = stopping
         self.on_error = on_error
         self.attempts = attempts
+        self.on_refused = on_refused
+        self.on_answer = on_answer
         self.base = base
         self.cap = cap
         self.error_after = error_after
@@ -139,12 +146,16 @@ class SiteGuard:
                 calls += 1
                 if self.attempts is not None and calls >= self.attempts:
                     raise
+                if self.on_refused is not None and isinstance(exc, AuthenticationFault):
+                    self.on_refused(exc)
                 self._trouble(what, exc)
                 delay = backoff(attempt, self.base, self.cap)
                 attempt = min(attempt + 1, 16)
                 if self.stopping.wait(delay):
                     raise Stopping() from None
                 continue
+            if self.on_answer is not None:
+                self.on_answer()
             if self.down_since is not None:
                 log.info(
                     "site reachable again after %.1f s of trouble",
@@ -158,15 +169,18 @@ class SiteGuard:
     def _trouble(self, what: str, exc: BaseException) -> None:
         now = time.monotonic()
         reason = describe_error(exc)
+        level = logging.ERROR if isinstance(exc, AuthenticationFault) else logging.WARNING
         if self.down_since is None:
             self.down_since = now
             self._last_reminder = now
             self._reason = reason
-            log.warning("%s failed: %s; retrying with backoff until the site answers", what, reason)
+            log.log(
+                level, "%s failed: %s; retrying with backoff until the site answers", what, reason
+            )
             return
         if reason != self._reason:
             self._reason = reason
-            log.warning("site still unavailable, now: %s", reason)
+            log.log(level, "site still unavailable, now: %s", reason)
         down_for = now - self.down_since
         if not self._errored and down_for >= self.error_after:
             self._errored = True

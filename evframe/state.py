@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -40,7 +40,7 @@ __all__ = [
     "id_ranges",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS handlers (
     error TEXT,
     failed_event_id INTEGER,
     fingerprint TEXT,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    quarantined TEXT,
+    config_disabled INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS pending (event_id INTEGER PRIMARY KEY, deadline REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -66,6 +68,17 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_handler ON dead_letters (handler, event_id);
 """
 
+# What brings a file written with schema N-1 to schema N.  Each step only adds, so
+# a file is migrated in place, in one transaction, when a daemon opens it.
+_MIGRATIONS: dict[int, str] = {
+    # Why the daemon holds a handler whatever its status: quarantined (the reason)
+    # or disabled in the config.
+    2: """
+ALTER TABLE handlers ADD COLUMN quarantined TEXT;
+ALTER TABLE handlers ADD COLUMN config_disabled INTEGER NOT NULL DEFAULT 0;
+""",
+}
+
 
 @dataclass(frozen=True)
 class HandlerState:
@@ -78,6 +91,18 @@ class HandlerState:
     failed_event_id: int | None
     fingerprint: str | None
     updated_at: float
+    quarantined: str | None = None
+    disabled_in_config: bool = False
+
+    @property
+    def shown_status(self) -> str:
+        """The status as the daemon applies it: ``quarantined`` or ``disabled`` when it
+        holds the handler whatever its stored status, else the stored status."""
+        if self.quarantined:
+            return "quarantined"
+        if self.disabled_in_config:
+            return str(Status.DISABLED)
+        return str(self.status)
 
 
 @dataclass(frozen=True)
@@ -141,6 +166,7 @@ class State:
         self._lock = lock
         self._in_tx = False
         self.last_commit = time.monotonic()
+        self.schema = SCHEMA_VERSION
 
     # -- opening ------------------------------------------------------
 
@@ -185,7 +211,7 @@ class State:
                 )
                 state = cls(conn, path, lock_file)
                 # Checked before switching to WAL, so a refused file is left as it was.
-                state._check_or_init(site_url, new=False)
+                state._check_or_init(site_url, new=False, migrate=lock)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.DatabaseError as exc:
@@ -204,7 +230,7 @@ class State:
                 lock_file.close()
             raise
 
-    def _check_or_init(self, site_url: str | None, *, new: bool) -> None:
+    def _check_or_init(self, site_url: str | None, *, new: bool, migrate: bool = True) -> None:
         conn = self._conn
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "meta" not in tables:
@@ -238,6 +264,12 @@ class State:
             )
         if version < 1:
             raise StateError(f"state file {self.path} has a broken schema version {version!r}")
+        if version < SCHEMA_VERSION:
+            # The daemon migrates; a tool reading without the lock reads the old schema.
+            if migrate:
+                self._migrate(version)
+            else:
+                self.schema = version
         stored = meta.get("site_url")
         if site_url and stored and stored != normalize_url(site_url):
             raise StateError(
@@ -248,6 +280,15 @@ class State:
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('site_url', ?)", (normalize_url(site_url),)
             )
+
+    def _migrate(self, version: int) -> None:
+        conn = self._conn
+        steps = "".join(_MIGRATIONS[v] for v in range(version + 1, SCHEMA_VERSION + 1))
+        conn.executescript(
+            "BEGIN IMMEDIATE;"
+            + steps
+            + f"UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';COMMIT;"
+        )
 
     def close(self) -> None:
         """Commit what is pending and release the file and the lock."""
@@ -326,15 +367,37 @@ class State:
             (str(event_id),),
         )
 
+    def authenticated(self, script_name: str | None) -> bool:
+        """Whether the site ever let the daemon in as ``script_name`` (see
+        :meth:`remember_authenticated`)."""
+        return self._meta(f"authenticated:{script_name or ''}") is not None
+
+    def remember_authenticated(self, script_name: str | None) -> None:
+        """The site let the daemon in as ``script_name``: from now on a refusal is taken
+        for a rotated key (retried), not a mistake in the config (an exit)."""
+        self._write(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"authenticated:{script_name or ''}", str(time.time())),
+        )
+
     # -- handlers -----------------------------------------------------
 
     def handlers(self) -> dict[str, HandlerState]:
         """Every handler the state knows of, by name."""
+        holds = "quarantined, config_disabled" if self.schema >= 2 else "NULL, 0"
         rows = self._conn.execute(
-            "SELECT name, cursor, status, error, failed_event_id, fingerprint, updated_at "
-            "FROM handlers ORDER BY name"
+            "SELECT name, cursor, status, error, failed_event_id, fingerprint, updated_at, "
+            f"{holds} FROM handlers ORDER BY name"
         ).fetchall()
-        return {row[0]: HandlerState(row[0], row[1], self._status(row), *row[3:]) for row in rows}
+        return {row[0]: self._handler_state(row) for row in rows}
+
+    def _handler_state(self, row: Sequence[Any]) -> HandlerState:
+        name, cursor, _, error, failed_event_id, fingerprint, updated_at, held, off = row
+        status = self._status(row)
+        return HandlerState(
+            name, cursor, status, error, failed_event_id, fingerprint, updated_at, held, bool(off)
+        )
 
     def _status(self, row: Sequence[Any]) -> Status:
         try:
@@ -396,6 +459,29 @@ class State:
             sets += ", cursor = ?"
             params.append(cursor)
         self._write(f"UPDATE handlers SET {sets} WHERE name = ?", (*params, name))
+
+    def set_holds(
+        self, quarantined: Mapping[str, str], disabled: Iterable[str], cursor: int
+    ) -> None:
+        """Record which handlers the daemon holds whatever their status: ``quarantined``
+        (name to reason) and ``disabled`` in the config; every other handler is held no
+        longer.  A held handler without a row gets one at ``cursor``, so it shows, and
+        catches up from there once it runs."""
+        off = sorted(disabled)
+        for name in [*sorted(quarantined), *off]:
+            self.ensure_handler(name, cursor)
+        with self._batch() as conn:
+            conn.execute(
+                "UPDATE handlers SET quarantined = NULL, config_disabled = 0 "
+                "WHERE quarantined IS NOT NULL OR config_disabled != 0"
+            )
+            conn.executemany(
+                "UPDATE handlers SET quarantined = ? WHERE name = ?",
+                [(reason, name) for name, reason in sorted(quarantined.items())],
+            )
+            conn.executemany(
+                "UPDATE handlers SET config_disabled = 1 WHERE name = ?", [(n,) for n in off]
+            )
 
     def set_fingerprint(self, name: str, fingerprint: str) -> None:
         """Remember which code version of the handler last ran."""

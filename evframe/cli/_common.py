@@ -13,6 +13,7 @@ exits with the error's ``exit_code``:
 4     state file missing or unusable (``StateError``)
 5     state file in use by another daemon (``StateLockedError``)
 6     invalid handler set (``HandlerSetError``; ``check --strict`` with warnings)
+7     the site refuses credentials that never worked (``CredentialsError``, ``serve``)
 128+N stopped at once by a second signal N (``serve``)
 ====  =====================================================================
 """

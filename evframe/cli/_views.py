@@ -9,8 +9,9 @@ from typing import Any
 
 from evframe.config import Config
 from evframe.errors import RegistrationError
-from evframe.handler import Policy
+from evframe.handler import Policy, get_spec
 from evframe.processor import Processor
+from evframe.quarantine import Quarantined
 from evframe.state import HandlerState, State
 
 __all__ = [
@@ -58,7 +59,9 @@ class Loaded:
     """A handler set loaded for a tool: what loaded, what did not, and why.
 
     ``failed`` names the handlers that did not load; ``ordered`` is False when
-    the set is invalid (``names`` are then in name order).
+    the set is invalid (``names`` are then in name order); ``quarantined`` are
+    the handlers a cycle or a missing requirement makes unsafe, which the daemon
+    sets aside (they are not in ``names``).
     """
 
     processor: Processor
@@ -68,6 +71,7 @@ class Loaded:
     ordered: bool
     failed: set[str]
     warnings: list[str] = dataclasses.field(default_factory=list)
+    quarantined: dict[str, Quarantined] = dataclasses.field(default_factory=dict)
 
 
 def load_handlers(config: Config, group: str, sg_factory: Any = None) -> Loaded:
@@ -96,7 +100,8 @@ def load_handlers(config: Config, group: str, sg_factory: Any = None) -> Loaded:
     errors = plugin_errors + [str(e) for e in processor.load_errors] + invalid
     names = processor.registered if invalid else processor.names
     failed = {e.handler for e in processor.load_errors}
-    return Loaded(processor, group, names, errors, not invalid, failed, warnings)
+    quarantined = dict(processor.quarantined)
+    return Loaded(processor, group, names, errors, not invalid, failed, warnings, quarantined)
 
 
 def on_error(config: Config, processor: Processor, name: str) -> tuple[str, str]:
@@ -115,13 +120,19 @@ def on_error(config: Config, processor: Processor, name: str) -> tuple[str, str]
 
 
 def filters(processor: Processor, name: str) -> list[str]:
-    """Each ``@want`` of ``name``, described."""
-    wants = processor.spec(name).wants
+    """Each ``@want`` of ``name`` (registered or quarantined), described."""
+    held = processor.quarantined.get(name)
+    func = held.func if held is not None else None
+    wants = get_spec(func).wants if func is not None else processor.spec(name).wants
     return [w.describe() for w in wants] if wants else ["(every event)"]
 
 
 def requirements(loaded: Loaded, name: str) -> list[str]:
-    """The handlers ``name`` runs after (its declared ones when the set is invalid)."""
+    """The handlers ``name`` runs after (its declared ones when the set is invalid or
+    ``name`` is quarantined)."""
+    held = loaded.quarantined.get(name)
+    if held is not None and held.func is not None:
+        return sorted(get_spec(held.func).requires)
     if loaded.ordered:
         return loaded.processor.graph.requirements(name)
     return sorted(loaded.processor.spec(name).requires)

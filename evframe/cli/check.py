@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import click
 
 from evframe.cli._common import EXIT_ERROR, EXIT_OK, config_option, get_config, group_option
 from evframe.cli._views import Loaded, filters, load_handlers, on_error, requirements
-from evframe.config import Config
+from evframe.config import Config, ConfigError
+from evframe.config_names import installed_names, unknown_handler_names
 from evframe.daemon.source import SiteSource
 from evframe.discovery import distributions
 from evframe.errors import HandlerSetError
@@ -73,16 +75,20 @@ def check_command(
 
     Loads the config (a bad key exits 3, naming the key), loads every handler
     of the entry-point group and validates the set: import errors, cycles,
-    unknown requirements and duplicate names exit 6. Prints the run order with
-    each handler's filters, requirements and failure policy, and warns about
-    config sections for handlers that are not installed and about @requires
-    edges between handlers that can never want the same event.
+    unknown requirements and duplicate names exit 6 (serve quarantines the
+    handlers a cycle or an unknown requirement makes unsafe and runs the
+    others). A [handlers.NAME] table or a [logging.handlers] key naming a
+    handler that is not installed exits 3, as serve refuses it. Prints the run
+    order with each handler's filters, requirements and failure policy, and
+    warns about @requires edges between handlers that can never want the same
+    event.
 
     With --connect, also asks the site for its info and reads the event log
     with the configured script (exit 1 if that fails).
     """
     config = get_config(config_path)
     group = group or config.daemon.group
+    daemon_cfg = dataclasses.replace(config.daemon, group=group)
     loaded = load_handlers(config, group)
     warnings: list[str] = list(loaded.warnings)
     site_errors: list[str] = []
@@ -96,15 +102,15 @@ def check_command(
         )
     out.append(f"state file: {config.daemon.state}")
     out.append(f"handlers: {len(loaded.names)} loaded from entry-point group {group!r}")
+    if loaded.quarantined:
+        out.append(f"quarantined: {', '.join(sorted(loaded.quarantined))}")
     if loaded.names:
         out.extend(_run_order(config, loaded))
 
-    for name in sorted(config.handlers):
-        if name not in loaded.names and name not in loaded.failed:
-            warnings.append(
-                f"[handlers.{name}] configures a handler that is not installed "
-                f"(not in entry-point group {group!r}); check the name"
-            )
+    # What serve refuses (exit 3): config naming handlers that are not installed.
+    named = dataclasses.replace(config, daemon=daemon_cfg)
+    installed = installed_names(named, loaded.processor)
+    config_errors = [str(e) for e in unknown_handler_names(named, installed)]
     warnings.extend(_edge_warnings(loaded))
 
     if connect and config.site.url:
@@ -112,14 +118,17 @@ def check_command(
     elif connect:
         site_errors.append("--connect: no site URL is set, nothing to connect to")
 
+    held = [f"{q.name}: {q.reason}" for q in loaded.quarantined.values()]
     for title, items in (
+        ("Config errors (serve refuses to start, exit 3):", config_errors),
         ("Handler errors:", loaded.errors),
+        ("Quarantined (serve sets these aside and runs the others):", held),
         ("Site errors:", site_errors),
         ("Warnings:", warnings),
     ):
         if items:
             out += ["", title, *(f"  - {item}" for item in items)]
-    errors = len(loaded.errors) + len(site_errors)
+    errors = len(config_errors) + len(loaded.errors) + len(held) + len(site_errors)
     out.append("")
     if errors or (strict and warnings):
         strict_note = " (--strict: warnings count as errors)" if strict and warnings else ""
@@ -127,7 +136,9 @@ def check_command(
     else:
         out.append(f"OK: {len(loaded.names)} handler(s), {len(warnings)} warning(s)")
     click.echo(redact("\n".join(out), config))
-    if loaded.errors or (strict and warnings):
+    if config_errors:
+        ctx.exit(ConfigError.exit_code)
+    if loaded.errors or held or (strict and warnings):
         ctx.exit(HandlerSetError.exit_code)
     ctx.exit(EXIT_ERROR if site_errors else EXIT_OK)
 

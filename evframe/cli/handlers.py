@@ -48,6 +48,23 @@ def _handler_rows(config: Config, loaded: Loaded, view: StateView | None) -> lis
     dists = distributions(loaded.group)
     read_cursor = view.read_cursor if view is not None else None
     stored = view.handlers if view is not None else {}
+
+    def row_of(name: str, installed: bool, status: str, **fields: Any) -> dict[str, Any]:
+        row = stored.get(name)
+        return {
+            "name": name,
+            "distribution": dists.get(name),
+            "installed": installed,
+            "filters": filters(processor, name) if installed else [],
+            "requires": requirements(loaded, name) if installed else [],
+            "on_error": None,
+            "status": status,
+            "cursor": row.cursor if row is not None else None,
+            "lag": lag(read_cursor, row),
+            "error": row.error if row is not None else None,
+            **fields,
+        }
+
     rows = []
     for name in loaded.names:
         row = stored.get(name)
@@ -55,37 +72,12 @@ def _handler_rows(config: Config, loaded: Loaded, view: StateView | None) -> lis
         status = row.status if row is not None else "new"
         if not config.handler(name).enabled:
             status = f"{status} (disabled in config)" if row is not None else "disabled in config"
-        rows.append(
-            {
-                "name": name,
-                "distribution": dists.get(name),
-                "installed": True,
-                "filters": filters(processor, name),
-                "requires": requirements(loaded, name),
-                "on_error": policy,
-                "status": status,
-                "cursor": row.cursor if row is not None else None,
-                "lag": lag(read_cursor, row),
-                "error": row.error if row is not None else None,
-            }
-        )
+        rows.append(row_of(name, True, status, on_error=policy))
+    for name, held in sorted(loaded.quarantined.items()):
+        rows.append(row_of(name, True, "quarantined", error=f"quarantined: {held.reason}"))
     for name, row in sorted(stored.items()):
-        if name in loaded.names:
-            continue
-        rows.append(
-            {
-                "name": name,
-                "distribution": dists.get(name),
-                "installed": False,
-                "filters": [],
-                "requires": [],
-                "on_error": None,
-                "status": f"{row.status} (not installed)",
-                "cursor": row.cursor,
-                "lag": lag(read_cursor, row),
-                "error": row.error,
-            }
-        )
+        if name not in loaded.names and name not in loaded.quarantined:
+            rows.append(row_of(name, False, f"{row.status} (not installed)"))
     return rows
 
 
@@ -107,8 +99,9 @@ def handlers_command(
     Bare, it shows each handler's distribution, filters, requirements, failure
     policy, and from the state file its status, cursor (last event id it has
     processed), lag behind the daemon's read cursor and last error. Handlers
-    the daemon has not run yet show as "new"; packages that fail to load are
-    listed below the table.
+    the daemon has not run yet show as "new"; handlers a cycle or a missing
+    requirement makes unsafe as "quarantined" (the daemon runs the others);
+    packages that fail to load are listed below the table.
 
     \b
     evframe handlers resume NAME    run a failed or disabled handler again

@@ -162,8 +162,15 @@ def serve_command(
 
     Stop with SIGTERM or Ctrl-C: the event in hand is finished and the state
     committed (a second signal exits at once). When handler packages are
-    installed or upgraded (or on SIGHUP), the new set is checked and, if valid,
-    serve restarts itself in place (same pid) to load it.
+    installed or upgraded, or the sources of an editable install are edited (or
+    on SIGHUP), the new set is checked and, if valid, serve restarts itself in
+    place (same pid) to load it.
+
+    Handlers on an ordering cycle or requiring a handler that is not installed
+    (and those that depend on them) are quarantined: logged at ERROR, kept at
+    their cursors, and resumed once a fixed package is installed; the others run.
+    Config naming a handler that is not installed exits 3; credentials the site
+    refuses and that never worked exit 7 (once they have, a refusal is retried).
     """
     restarted = os.environ.pop(RESTARTED_ENV, None) == "1"
     config = get_config(config_path)

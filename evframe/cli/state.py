@@ -17,9 +17,16 @@ from evframe.cli._common import (
 )
 from evframe.cli._views import lag
 from evframe.handler import Status
-from evframe.state import State, format_id_ranges, id_ranges
+from evframe.state import HandlerState, State, format_id_ranges, id_ranges
 
 __all__ = ["state_command"]
+
+
+def _shown(h: HandlerState) -> str:
+    """``quarantined`` / ``disabled (config)`` where the daemon holds the handler."""
+    if h.quarantined or not h.disabled_in_config:
+        return h.shown_status
+    return "disabled (config)"
 
 
 @click.command("state")
@@ -47,7 +54,9 @@ def state_command(
     The read cursor is the newest event id the daemon has read; each handler's
     cursor is the last event it has processed. Pending ids are ids seen missing
     in the event log that the daemon still waits for. Dead letters are events a
-    handler with on_error = "skip" gave up on.
+    handler with on_error = "skip" gave up on. A handler's status is
+    "quarantined" while a cycle or a missing requirement keeps it from running,
+    and "disabled (config)" while its config section says enabled = false.
 
     Exit 4 if the state file is missing or cannot be read.
     """
@@ -67,7 +76,10 @@ def state_command(
             "handlers": [
                 {
                     "name": h.name,
-                    "status": h.status,
+                    "status": h.shown_status,
+                    "stored_status": h.status,
+                    "quarantined": h.quarantined,
+                    "disabled_in_config": h.disabled_in_config,
                     "cursor": h.cursor,
                     "lag": lag(read_cursor, h),
                     "error": h.error,
@@ -105,7 +117,7 @@ def state_command(
             table(
                 ("HANDLER", "STATUS", "CURSOR", "LAG", "ERROR"),
                 (
-                    (h.name, h.status, h.cursor, lag(read_cursor, h), error_line(h.error))
+                    (h.name, _shown(h), h.cursor, lag(read_cursor, h), error_line(h.error))
                     for h in handlers.values()
                 ),
             )
@@ -117,6 +129,12 @@ def state_command(
         lines.append(f"pending ids: {len(pending)} ({format_id_ranges(ranges)})")
     else:
         lines.append("pending ids: none")
+    held = [h for h in handlers.values() if h.quarantined]
+    if held:
+        lines.append("")
+        lines.append("Quarantined handlers (the daemon runs the others; cursors are kept):")
+        lines.extend(f"  {h.name}: {h.quarantined}" for h in held)
+        lines.append("  (they resume by themselves once a fixed package is installed)")
     failed = [h for h in handlers.values() if h.status == Status.FAILED]
     if failed:
         lines.append("")

@@ -19,9 +19,11 @@ from typing import Any
 from evframe import discovery
 from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
+from evframe.daemon.credentials import CredentialsWatch
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
 from evframe.daemon.hints import Hints
+from evframe.daemon.holds import record_holds, refuse_unknown_names, serving_names
 from evframe.daemon.observe import Observer
 from evframe.daemon.pacing import Pacing
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
@@ -91,6 +93,7 @@ class Daemon:
         self._wake = threading.Event()
         self._reload_requested = False
         self.observe = observer or Observer()
+        self.credentials = CredentialsWatch(config.site.script_name)
         if source is None:
             url = site_url or config.site.url
             if not url:
@@ -100,6 +103,7 @@ class Daemon:
                 self._stopping,
                 error_after=self.dcfg.site_error_after,
                 on_error=self.observe.site_error,
+                **self.credentials.hooks(),
             )
             source = SiteSource(sg, url, guard)
         self.source = source
@@ -158,6 +162,7 @@ class Daemon:
         """Serve until stopped, until a burst mode ends, or until a new handler set
         needs a restart (see :class:`RunResult`)."""
         self.state = State.open(self.dcfg.state, self.url)
+        self.credentials.attach(self.state)
         result = RunResult.STOPPED
         try:
             self._start()
@@ -250,6 +255,8 @@ class Daemon:
     def _start(self) -> None:
         assert self.state is not None
         processor = self._processor or load_handler_set(self.config, self.connections.for_handler)
+        if self._processor is None:
+            refuse_unknown_names(self.config, processor, refuse=not self.restarted)
         if processor.sg_factory is None:  # a processor handed in: ctx.sg is the daemon's
             processor.sg_factory = self.connections.for_handler
         self.processor = processor
@@ -274,7 +281,9 @@ class Daemon:
             pending=self.state.pending(),
         )
         self.roster = Roster(processor, self.config)
-        self.roster.sync(self.state.handlers(), fingerprints, self.read_cursor)
+        rows = self.state.handlers()
+        self.roster.sync(rows, fingerprints, self.read_cursor)
+        record_holds(self.state, self.roster, rows, processor.quarantined, self.read_cursor)
         self.executor: Executor = InlineExecutor(
             processor,
             self._stopping,
@@ -298,7 +307,7 @@ class Daemon:
             self.url,
             self.read_cursor,
             len(names),
-            ", ".join(names),
+            serving_names(self.roster, names, processor.quarantined),
         )
 
     # -- delivering ------------------------------------------------------------

@@ -20,6 +20,7 @@ from evframe.config import Config
 from evframe.daemon.clock import Clock
 from evframe.errors import HandlerSetError, RegistrationError
 from evframe.processor import Processor
+from evframe.quarantine import report_quarantine
 
 __all__ = ["Reloader", "announce", "load_handler_set", "watching"]
 
@@ -118,8 +119,10 @@ def watching(
 
 def load_handler_set(config: Config, sg_factory: Callable[[str], Any]) -> Processor:
     """The installed handlers of ``daemon.group`` and the ``[classic]`` plugins, validated;
-    packages and plugins that fail to load are logged and left out, an invalid set
-    raises :class:`HandlerSetError`."""
+    packages and plugins that fail to load are logged and left out, handlers a cycle or
+    a missing requirement makes unsafe are quarantined (logged at ERROR, left out, kept
+    in ``processor.quarantined``); a set that is still invalid raises
+    :class:`HandlerSetError`."""
     group = config.daemon.group
     processor = Processor(
         config=lambda name: config.handler(name).config,
@@ -141,6 +144,7 @@ def load_handler_set(config: Config, sg_factory: Callable[[str], Any]) -> Proces
         raise HandlerSetError(f"the installed handler set is invalid: {exc}") from exc
     for error in processor.load_errors:
         log.error("%s", error)
+    report_quarantine(processor.quarantined)
     if not processor.names:
         log.warning("no handlers found in entry-point group %r: install a handler package", group)
     return processor
@@ -149,10 +153,12 @@ def load_handler_set(config: Config, sg_factory: Callable[[str], Any]) -> Proces
 def announce(new_set: discovery.Validation, running: Iterable[str]) -> None:
     """Log what a restart onto ``new_set`` changes."""
     before, after = set(running), set(new_set.names)
-    added, removed = after - before, before - after
+    held = sorted(new_set.quarantined)
+    added, removed = after - before, before - after - set(held)
     log.info(
-        "new handler set is valid: %d handler(s)%s%s; restarting to load it",
+        "new handler set is valid: %d handler(s)%s%s%s; restarting to load it",
         len(after),
         f", added {', '.join(sorted(added))}" if added else "",
         f", removed {', '.join(sorted(removed))}" if removed else "",
+        f", quarantined {', '.join(held)}" if held else "",
     )

@@ -102,7 +102,7 @@ def test_check_warns_about_requirements_that_never_co_occur(
     config = _config(
         tmp_path,
         None,
-        '[handlers.cli_task]\non_error = "skip"\n[handlers.not_installed]\nenabled = true\n',
+        '[handlers.cli_task]\non_error = "skip"\n',
     )
     result = cli("check", "-c", str(config), "--group", CLI_GROUP)
     assert result.exit_code == 0, result.output
@@ -114,13 +114,12 @@ def test_check_warns_about_requirements_that_never_co_occur(
     assert "cli_field requires cli_glob but they never both want" in out
     assert "cli_glob requires cli_task but" not in out
     assert "cli_every requires cli_shot but" not in out
-    assert "[handlers.not_installed] configures a handler that is not installed" in out
     assert "serve would run an embedded sandbox" in out
     assert "on_error: skip ([handlers.cli_task] on_error)" in out
     assert "(evframe-test-cli 1.0.0)" in out
     order = [line.split()[1] for line in out.splitlines() if line.strip()[:2] in {"1.", "2."}]
     assert order == ["cli_shot", "cli_every"]
-    assert "OK: 5 handler(s), 4 warning(s)" in out
+    assert "OK: 5 handler(s), 3 warning(s)" in out
 
     strict = cli("check", "-c", str(config), "--group", CLI_GROUP, "--strict")
     assert strict.exit_code == 6
@@ -139,7 +138,10 @@ def test_check_warns_about_requirements_that_never_co_occur(
                 "ModuleNotFoundError",
             ],
         ),
-        ("evframe.test_cli_unknown", ["cli_needs_missing", "'cli_no_such_handler'"]),
+        (
+            "evframe.test_cli_unknown",
+            ["Quarantined (serve sets these aside", "cli_needs_missing", "'cli_no_such_handler'"],
+        ),
         ("evframe.test_dup_handlers", ["two handlers are named 'good_prepare'"]),
     ],
 )
@@ -153,7 +155,7 @@ def test_check_invalid_handler_set_exits_6(
 ) -> None:
     result = cli("check", "-c", str(_config(tmp_path, None)), "--group", group)
     assert result.exit_code == 6, result.output
-    assert "Handler errors:" in result.stdout
+    assert "Handler errors:" in result.stdout or "Quarantined" in result.stdout
     for text in expected:
         assert text in result.stdout
 
@@ -306,3 +308,17 @@ def test_replay_example_handlers_in_a_subprocess(
     assert rows["task_status_prepare"][:2] == [str(len(changes)), "0"]
     assert rows["shot_status_rollup"][:2] == [str(len(changes)), "0"]
     assert _snapshot(state) == before
+
+
+def test_check_refuses_config_for_handlers_that_are_not_installed(
+    cli_dist: None, cli: Any, tmp_path: Path
+) -> None:
+    extra = '[handlers.cli_tsk]\non_error = "skip"\n[logging.handlers]\ncli_shto = "DEBUG"\n'
+    result = cli("check", "-c", str(_config(tmp_path, None, extra)), "--group", CLI_GROUP)
+    assert result.exit_code == 3, result.output
+    out = result.stdout
+    assert "Config errors (serve refuses to start, exit 3):" in out
+    assert "handlers.cli_tsk: configures handler 'cli_tsk', but no handler" in out
+    assert "did you mean 'cli_task'?" in out
+    assert "logging.handlers.cli_shto: sets the log level of handler 'cli_shto'" in out
+    assert "did you mean 'cli_shot'?" in out

@@ -347,25 +347,24 @@ def broken_upgrade(tmp_path: Path, test_dists: dict[str, str]) -> Iterator[Path]
     install_distribution(source, force=True)
 
 
-def test_an_invalid_new_handler_set_is_refused_and_the_old_one_runs_on(
+def test_a_broken_upgrade_quarantines_its_handler_and_the_others_run_on(
     sandbox, writer, tmp_path, broken_upgrade, caplog
 ):
     from evframe.testing import install_distribution
 
     make_shots(writer, 1)
     config = make_config(sandbox, tmp_path, {}, reload_interval=0.05)
-    with caplog.at_level(logging.INFO, logger="evframe"), serving(Daemon(config)):
+    daemon = Daemon(config)
+    with caplog.at_level(logging.INFO, logger="evframe"), serving(daemon) as thread:
         wait_until(
             lambda: records(tmp_path).get("d_after") == event_ids(writer),
             what="d_after to record every event",
         )
         install_distribution(broken_upgrade)
-        wait_until(lambda: "new handler set refused" in caplog.text, what="the refusal")
-        assert "d_gone" in caplog.text
-        make_shots(writer, 1)  # the old set still serves
-        wait_until(
-            lambda: records(tmp_path).get("d_after") == event_ids(writer),
-            what="d_after to record every event",
-        )
-    refusals = [r for r in caplog.records if "new handler set refused" in r.getMessage()]
-    assert len(refusals) == 1  # refused once, not at every check
+        # Accepted, not refused: the restart sets d_after aside and runs the others.
+        thread.join(20)
+        assert not thread.is_alive()
+    assert "new handler set is valid: 2 handler(s), quarantined d_after" in caplog.text
+    assert "new handler set refused" not in caplog.text
+    # What the restarted process does with it (a fresh interpreter imports the new
+    # code, which this one cannot) is tested end to end in tests/e2e/test_quarantine.py.

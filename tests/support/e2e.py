@@ -53,6 +53,14 @@ def pip_install(source: Path, build_root: Path) -> None:
     install_distribution(source, force=True, build_root=str(build_root))
 
 
+def pip(*args: str) -> None:
+    """Run pip in this environment, offline."""
+    cmd = [sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "-q"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, f"{' '.join(cmd)}:\n{proc.stdout}\n{proc.stderr}"
+    importlib.invalidate_caches()
+
+
 # -- processes --------------------------------------------------------------------------
 
 
@@ -224,6 +232,8 @@ class Daemon:
     url: str
     daemon_options: dict[str, Any] = field(default_factory=dict)
     handler_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The handlers of daemon.group that get a [handlers.NAME.config] section.
+    handlers: tuple[str, ...] = HANDLERS
 
     @classmethod
     def in_dir(cls, procs: Procs, tmp_path: Path, url: str, sandbox: SandboxProc | None) -> Daemon:
@@ -241,7 +251,7 @@ class Daemon:
             **self.daemon_options,
         }
         lines = ["[daemon]"] + [f"{k} = {toml_value(v)}" for k, v in daemon.items()]
-        for name in HANDLERS:
+        for name in self.handlers:
             options = {"out": str(self.records), **self.handler_options.get(name, {})}
             lines.append(f"\n[handlers.{name}.config]")
             lines += [f"{k} = {toml_value(v)}" for k, v in options.items()]

@@ -59,10 +59,10 @@ def test_a_new_state_file_appears_only_when_complete(
     seen: list[bool] = []
     original = State._check_or_init
 
-    def watch(self: State, site_url: str | None, *, new: bool) -> None:
+    def watch(self: State, site_url: str | None, *, new: bool, migrate: bool = True) -> None:
         if new:
             seen.append(path.exists())
-        original(self, site_url, new=new)
+        original(self, site_url, new=new, migrate=migrate)
 
     monkeypatch.setattr(State, "_check_or_init", watch)
     with State.open(path, SITE) as st:

@@ -93,10 +93,20 @@ class Harness:
             handlers={n: HandlerConfig(n, **o) for n, o in (handlers or {}).items()},
         )
 
-    def daemon(self, funcs: Iterable[Callable[..., Any]], config: Config, **kw: Any) -> Daemon:
+    def daemon(
+        self,
+        funcs: Iterable[Callable[..., Any]],
+        config: Config,
+        *,
+        prepare: Callable[[Processor], None] | None = None,
+        **kw: Any,
+    ) -> Daemon:
+        """A daemon over ``funcs``; ``prepare(processor)`` runs once they are registered."""
         processor = Processor(config=lambda name: config.handler(name).config)
         for func in funcs:
             processor.register(func)
+        if prepare is not None:
+            prepare(processor)
         return Daemon(
             config,
             source=self.source,

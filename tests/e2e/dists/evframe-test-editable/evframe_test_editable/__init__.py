@@ -1,0 +1,1 @@
+"""evframe-test-editable: handlers a test edits while ``evframe serve`` runs them."""

@@ -21,9 +21,12 @@ from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
 from evframe.daemon.gaps import Gaps
+from evframe.daemon.ownwrites import OwnWrites
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
+from evframe.daemon.sitewait import SiteWait
 from evframe.daemon.source import EventSource, SiteSource
+from evframe.daemon.watch import Chain, HandlerWatch
 from evframe.event import ShotgunEvent
 from evframe.processor import Processor
 from evframe.site import Connections, SiteGuard, Stopping, site_shotgun
@@ -59,7 +62,8 @@ class Daemon:
     For tests and embedding: ``source`` replaces the site's event log,
     ``clock`` the real clock, ``processor`` the installed handler set, and
     ``fingerprints``/``validate`` how installed handler packages are noticed and
-    checked.
+    checked.  ``on_abandon`` is called (from the watchdog thread) once a stop gave
+    up waiting for a stuck handler and the state is committed: it ends the process.
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class Daemon:
         processor: Processor | None = None,
         fingerprints: Callable[[str], dict[str, str]] = discovery.fingerprints,
         validate: Callable[[str], discovery.Validation] = discovery.validate_in_subprocess,
+        on_abandon: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.dcfg = config.daemon
@@ -87,6 +92,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
+        self.on_abandon = on_abandon
         if source is None:
             url = site_url or config.site.url
             if not url:
@@ -147,6 +153,8 @@ class Daemon:
                 self._commit()
                 self.state.close()
             finally:
+                if hasattr(self, "watch"):
+                    self.watch.close()
                 self.source.close()
                 self.connections.close()
             self._log_summary()
@@ -236,12 +244,22 @@ class Daemon:
         )
         self.roster = Roster(processor, self.config)
         self.roster.sync(self.state.handlers(), fingerprints, self.read_cursor)
+        self.own_writes = OwnWrites(processor, self.config)
+        self.watch = HandlerWatch(
+            self._stopping,
+            self.roster.timeouts,
+            SiteWait(self._stopping, error_after=self.dcfg.site_error_after),
+            stop_timeout=self.dcfg.stop_timeout,
+            on_abandon=self._abandon,
+        )
         self.executor: Executor = InlineExecutor(
             processor,
             self._stopping,
             self.connections,
             pass_sessions=any(h.pass_session_uuid for h in self.config.handlers.values()),
+            watch=self.watch,
         )
+        self.watch.start()
         self.reloader = Reloader(
             group,
             self.clock,
@@ -310,6 +328,9 @@ class Daemon:
 
     def _dispatch(self, record: dict[str, Any], who: frozenset[str]) -> bool:
         """Run one event's chain; False if a stop interrupted it."""
+        who = self.own_writes.exclude(record, who)
+        if not who:
+            return True
         report = self.executor.run(ShotgunEvent(record), who, self.roster.retry)
         self.events_dispatched += 1
         if report.interrupted:
@@ -376,6 +397,20 @@ class Daemon:
             self.gaps.flush(state)
         # An idle daemon writes nothing: commit() is a no-op without pending writes.
         state.commit()
+
+    def _abandon(self, chain: Chain) -> None:
+        """A stop gave up on a stuck handler (the watchdog thread; the daemon's thread
+        is fenced off): commit as before the event in hand, and end."""
+        assert self.state is not None
+        event_id = getattr(chain.event, "id", None)
+        if event_id is not None:
+            # Recipients are advanced lazily along a read: up to the event in hand, now.
+            self.roster.advance(chain.only, event_id - 1)
+        self._commit()
+        self.state.close()
+        self._log_summary()
+        if self.on_abandon is not None:
+            self.on_abandon()
 
     def _heartbeat(self) -> None:
         """A status line every ten minutes, so a quiet daemon is never a silent one."""

@@ -248,9 +248,10 @@ class Daemon:
         self.watch = HandlerWatch(
             self._stopping,
             self.roster.timeouts,
-            SiteWait(self._stopping, error_after=self.dcfg.site_error_after),
+            SiteWait(self._stopping, clock=self.clock, error_after=self.dcfg.site_error_after),
             stop_timeout=self.dcfg.stop_timeout,
             on_abandon=self._abandon,
+            now=self.clock.monotonic,
         )
         self.executor: Executor = InlineExecutor(
             processor,

@@ -13,13 +13,13 @@ from __future__ import annotations
 import http.client
 import logging
 import threading
-import time
 from types import TracebackType
 from xmlrpc.client import ProtocolError
 
 from shotgun_api3.lib.httplib2 import HttpLib2Error
 from shotgun_api3.shotgun import Fault
 
+from evframe.daemon.clock import Clock, SystemClock
 from evframe.event import Event
 from evframe.handler import backoff
 from evframe.site import describe_error
@@ -73,11 +73,13 @@ class SiteWait:
         self,
         stop: threading.Event,
         *,
+        clock: Clock | None = None,
         base: float = 0.5,
         cap: float = 30.0,
         error_after: float = 300.0,
     ) -> None:
         self.stop = stop
+        self.clock: Clock = clock or SystemClock()
         self.base = base
         self.cap = cap
         self.error_after = error_after
@@ -104,12 +106,12 @@ class SiteWait:
             "handler %s ran on event %s again after %.1f s of site trouble",
             call[0],
             getattr(call[1], "id", call[1]),
-            time.monotonic() - self._since,
+            self.clock.monotonic() - self._since,
         )
 
     def wait(self, name: str, event: Event, exc: Exception) -> bool:
         """Wait before the handler runs again; False if a stop came first."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         event_id = getattr(event, "id", event)
         reason = describe_error(exc)
         call = self._call
@@ -137,4 +139,4 @@ class SiteWait:
         delay = backoff(self._step, self.base, self.cap)
         self._step = min(self._step + 1, 16)
         self.waits += 1
-        return not self.stop.wait(delay)
+        return not self.clock.wait(self.stop, delay)

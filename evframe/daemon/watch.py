@@ -153,7 +153,7 @@ class HandlerWatch:
                 self.timeouts.get(reported[0], 0),
             )
         if current is not None:
-            name, event, started = current
+            name, _event, started = current
             budget = self.timeouts.get(name, 0)
             if budget and now - started >= budget:
                 if self._reported is None:

@@ -228,6 +228,7 @@ class Daemon:
     url: str
     daemon_options: dict[str, Any] = field(default_factory=dict)
     handler_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    handlers: tuple[str, ...] = HANDLERS  # the handlers of daemon_options["group"]
 
     @classmethod
     def in_dir(cls, procs: Procs, tmp_path: Path, url: str, sandbox: SandboxProc | None) -> Daemon:
@@ -245,7 +246,7 @@ class Daemon:
             **self.daemon_options,
         }
         lines = ["[daemon]"] + [f"{k} = {toml_value(v)}" for k, v in daemon.items()]
-        for name in HANDLERS:
+        for name in self.handlers:
             options = {"out": str(self.records), **self.handler_options.get(name, {})}
             lines.append(f"\n[handlers.{name}.config]")
             lines += [f"{k} = {toml_value(v)}" for k, v in options.items()]

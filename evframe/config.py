@@ -201,8 +201,8 @@ class HandlerConfig:
     timeout: float = key(
         Number(ge=0), 300.0,
         "Time budget in seconds for one call of the handler. Past it, the handler is reported "
-        "with its stack at ERROR (an executor that runs handlers in worker processes stops it "
-        "and applies `on_error`). `0`: no budget.",
+        "with its stack at ERROR; the default executor cannot stop it (see the daemon docs). "
+        "`0`: no budget.",
     )  # fmt: skip
     own_writes: bool | None = key(
         Flag(), None,

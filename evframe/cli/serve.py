@@ -176,7 +176,9 @@ def serve_command(
     with demo data is served (try it with the example handlers installed).
 
     Stop with SIGTERM or Ctrl-C: the event in hand is finished and the state
-    committed (a second signal exits at once). When handler packages are
+    committed (a second signal exits at once; a handler still running after
+    [daemon] stop_timeout is abandoned and its event delivered again at the next
+    start). When handler packages are
     installed or upgraded (or on SIGHUP), the new set is checked and, if valid,
     serve restarts itself in place (same pid) to load it.
     """

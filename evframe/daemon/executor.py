@@ -33,7 +33,12 @@ class Executor(Protocol):
 
 
 class InlineExecutor:
-    """Runs each chain in the calling thread, one after another."""
+    """Runs each chain in the calling thread, one after another.
+
+    ``watch`` hears of each handler call: it times it against the handler's budget,
+    waits out site trouble met in it, and fences the thread off at the chain's end
+    if a stop abandoned the chain (:mod:`evframe.daemon.watch`).
+    """
 
     def __init__(
         self,

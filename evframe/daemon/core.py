@@ -24,7 +24,6 @@ from evframe.daemon.gaps import Gaps
 from evframe.daemon.ownwrites import OwnWrites
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
-from evframe.daemon.sitewait import SiteWait
 from evframe.daemon.source import EventSource, SiteSource
 from evframe.daemon.watch import Chain, HandlerWatch
 from evframe.event import ShotgunEvent
@@ -245,13 +244,8 @@ class Daemon:
         self.roster = Roster(processor, self.config)
         self.roster.sync(self.state.handlers(), fingerprints, self.read_cursor)
         self.own_writes = OwnWrites(processor, self.config)
-        self.watch = HandlerWatch(
-            self._stopping,
-            self.roster.timeouts,
-            SiteWait(self._stopping, clock=self.clock, error_after=self.dcfg.site_error_after),
-            stop_timeout=self.dcfg.stop_timeout,
-            on_abandon=self._abandon,
-            now=self.clock.monotonic,
+        self.watch = HandlerWatch.for_daemon(
+            self._stopping, self.clock, self.roster.timeouts, self.dcfg, self._abandon
         )
         self.executor: Executor = InlineExecutor(
             processor,

@@ -90,12 +90,6 @@ class SiteWait:
         self._step = 0
         self._errored = False
 
-    def begin(self, name: str, event: Event) -> None:
-        """A handler is called; after trouble, a different call means the last one is over."""
-        call = self._call
-        if call is not None and (call[0] != name or call[1] is not event):
-            self.done()
-
     def done(self) -> None:
         """The call in trouble got through (or failed on its own): say so once."""
         call = self._call

@@ -1,9 +1,10 @@
 """Handler time budgets: a watchdog for handler calls, and stopping past a stuck one.
 
 Each handler has a budget (``timeout`` in ``[handlers.NAME]``).  A watchdog thread
-looks at the handler call in hand a few times a second: past its budget, the call
-is logged at ERROR with the stack of the thread running it
-(``sys._current_frames()``), and again every ten minutes while it lasts.
+looks at the handler call in hand a few times a second (timing a call from the
+first look at it, so that the daemon's thread only stores which call it makes):
+past its budget, the call is logged at ERROR with the stack of the thread running
+it (``sys._current_frames()``), and again every ten minutes while it lasts.
 
 The inline executor runs handlers in the daemon's own thread, and a Python thread
 cannot be killed: a handler stuck forever stays stuck.  What the daemon can do is
@@ -22,8 +23,10 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from evframe.config import DaemonConfig
+from evframe.daemon.clock import Clock
 from evframe.daemon.sitewait import SiteWait, is_site_trouble
 from evframe.event import Event
 
@@ -35,8 +38,7 @@ REMIND_EVERY = 600.0
 _PROCESSOR = "evframe/processor.py"
 
 
-@dataclass(frozen=True)
-class Chain:
+class Chain(NamedTuple):
     """The chain in hand: its root event, the handlers it was given, the thread."""
 
     event: Event
@@ -79,21 +81,45 @@ class HandlerWatch:
         self.abandoned: Chain | None = None
         self.reports = 0
         # Written by the daemon's thread on every call: kept to plain attribute stores.
-        self._current: tuple[str, Event, float] | None = None
-        self._chain: Chain | None = None
+        self._current: tuple[str, Event] | None = None
+        self._chain: tuple[Event, frozenset[str], int] | None = None
+        # The call the watchdog saw last, and when it first saw it.
+        self._seen: tuple[str, Event] | None = None
+        self._seen_at = 0.0
         self._lock = threading.Lock()
         self._fence = threading.Event()  # never set: a fenced thread waits here for good
-        self._reported: tuple[str, Event, float] | None = None
+        self._reported: tuple[str, Event] | None = None
+        self._reported_since = 0.0
         self._reminded = 0.0
         self._stop_seen: float | None = None
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def for_daemon(
+        cls,
+        stop: threading.Event,
+        clock: Clock,
+        timeouts: Mapping[str, float],
+        dcfg: DaemonConfig,
+        on_abandon: Callable[[Chain], None],
+    ) -> HandlerWatch:
+        """The watch of a daemon: its clock, its ``[daemon]`` settings."""
+        site = SiteWait(stop, clock=clock, error_after=dcfg.site_error_after)
+        return cls(
+            stop,
+            timeouts,
+            site,
+            stop_timeout=dcfg.stop_timeout,
+            on_abandon=on_abandon,
+            now=clock.monotonic,
+        )
+
     # -- the executor's side (the daemon's thread) -----------------------------
 
     def chain(self, event: Event, only: frozenset[str]) -> None:
         """A chain starts in the calling thread."""
-        self._chain = Chain(event, only, threading.get_ident())
+        self._chain = (event, only, threading.get_ident())
 
     def end(self) -> None:
         """The chain is over.  A thread whose chain was abandoned stops here for good:
@@ -110,9 +136,9 @@ class HandlerWatch:
     # -- RunHooks ---------------------------------------------------------------
 
     def begin(self, name: str, event: Event) -> None:
-        self._current = (name, event, self.now())
-        if self.site._call is not None:
-            self.site.begin(name, event)
+        # On every handler call: one store (a call that got through site trouble is
+        # told by the next wait or the chain's end, not here).
+        self._current = (name, event)
 
     def site_trouble(self, exc: Exception) -> bool:
         return is_site_trouble(exc)
@@ -142,6 +168,8 @@ class HandlerWatch:
         """Look at the call in hand once (the watchdog thread calls this every tick)."""
         now = self.now()
         current = self._current
+        if current is not self._seen:
+            self._seen, self._seen_at = current, now
         reported = self._reported
         if reported is not None and reported is not current:
             self._reported = None
@@ -149,15 +177,15 @@ class HandlerWatch:
                 "handler %s is done with event %s after about %.0f s (its timeout is %g s)",
                 reported[0],
                 _event_id(reported[1]),
-                now - reported[2],
+                now - self._reported_since,
                 self.timeouts.get(reported[0], 0),
             )
         if current is not None:
-            name, _event, started = current
-            budget = self.timeouts.get(name, 0)
-            if budget and now - started >= budget:
+            budget = self.timeouts.get(current[0], 0)
+            if budget and now - self._seen_at >= budget:
                 if self._reported is None:
-                    self._reported, self._reminded = current, now
+                    self._reported, self._reported_since = current, self._seen_at
+                    self._reminded = now
                     self._report(current, now, budget)
                 elif now - self._reminded >= REMIND_EVERY:
                     self._reminded = now
@@ -170,7 +198,7 @@ class HandlerWatch:
 
     def _stack(self) -> str:
         chain = self._chain
-        frame = sys._current_frames().get(chain.thread) if chain is not None else None
+        frame = sys._current_frames().get(chain[2]) if chain is not None else None
         if frame is None:
             return "  (stack not available)\n"
         frames = traceback.extract_stack(frame)
@@ -181,8 +209,9 @@ class HandlerWatch:
                 break
         return "".join(frames.format())
 
-    def _report(self, current: tuple[str, Event, float], now: float, budget: float) -> None:
-        name, event, started = current
+    def _report(self, current: tuple[str, Event], now: float, budget: float) -> None:
+        name, event = current
+        started = self._seen_at
         self.reports += 1
         log.error(
             "handler %s has run for %.0f s on event %s, past its timeout of %g s; the inline "
@@ -196,13 +225,14 @@ class HandlerWatch:
             extra={"handler": name, "event_id": _event_id(event)},
         )
 
-    def _abandon(self, current: tuple[str, Event, float], now: float) -> None:
+    def _abandon(self, current: tuple[str, Event], now: float) -> None:
         with self._lock:
-            chain = self._chain
-            if chain is None or self.abandoned is not None:
+            in_hand = self._chain
+            if in_hand is None or self.abandoned is not None:
                 return  # the chain ended meanwhile: the daemon stops by itself
-            self.abandoned = chain
-        name, event, started = current
+            chain = self.abandoned = Chain(*in_hand)
+        name, event = current
+        started = self._seen_at if current is self._seen else now
         log.error(
             "stopping: handler %s still runs on event %s (for %.0f s), %.0f s after the stop "
             "was asked for; abandoning it, as a thread cannot be stopped. The state is "

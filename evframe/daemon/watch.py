@@ -127,11 +127,14 @@ class HandlerWatch:
         self._current = None
         if self.site._call is not None:
             self.site.done()
-        with self._lock:
-            self._chain = None
-            fenced = self.abandoned is not None
-        if fenced:
-            self._fence.wait()
+        self._chain = None
+        # Only a stop leads to abandoning, and only once the stop is seen here: until
+        # then no lock is needed (this runs for every event).
+        if self.stop.is_set():
+            with self._lock:
+                fenced = self.abandoned is not None
+            if fenced:
+                self._fence.wait()
 
     # -- RunHooks ---------------------------------------------------------------
 

@@ -15,6 +15,9 @@ from evframe.event import EVENT_FIELDS
 HERE = Path(__file__).resolve().parent
 BENCH_DIST = HERE / "handlers" / "evframe-bench-handlers"
 SCRIPT, KEY = "bench", "bench-key"
+# The events to handle come from another script: handlers do not get the events their
+# own script (the daemon's, SCRIPT) caused.
+WRITER, WRITER_KEY = "bench_artist", "bench-artist-key"
 FIELDS = list(EVENT_FIELDS)
 
 
@@ -53,6 +56,8 @@ class SandboxProcess:
             "0",
             "--script",
             f"{SCRIPT}:{KEY}",
+            "--script",
+            f"{WRITER}:{WRITER_KEY}",
         ]
         if db is not None:
             cmd += ["--db", str(db)]

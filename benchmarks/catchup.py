@@ -21,7 +21,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SandboxProcess, ensure_bench_handlers, env_for, raw_read
+from _common import (
+    KEY,
+    SCRIPT,
+    WRITER,
+    WRITER_KEY,
+    SandboxProcess,
+    ensure_bench_handlers,
+    env_for,
+    raw_read,
+)
 
 from evframe.sandbox import Sandbox
 
@@ -63,8 +72,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="evframe-bench-") as name:
         tmp = Path(name)
         db = tmp / "site.db"
-        seeder = Sandbox(db, scripts={"bench": "bench-key"})
-        seeder.seed_events(args.events)
+        seeder = Sandbox(db, scripts={SCRIPT: KEY, WRITER: WRITER_KEY})
+        seeder.seed_events(args.events, script=WRITER)
         seeder.stop()
         site = SandboxProcess(db)
         try:

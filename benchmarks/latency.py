@@ -29,8 +29,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
-    KEY,
-    SCRIPT,
+    WRITER,
+    WRITER_KEY,
     CountingProxy,
     SandboxProcess,
     ensure_bench_handlers,
@@ -124,7 +124,7 @@ def main() -> None:
             cwd=tmp,
         )
         try:
-            sg = shotgun.Shotgun(site.url, SCRIPT, KEY)
+            sg = shotgun.Shotgun(site.url, WRITER, WRITER_KEY)
             shots = [s["id"] for s in sg.find("Shot", [], ["id"])]
             # Wait until the daemon polls (its first request after start-up).
             wait_until(lambda: proxy.requests >= 2, 30, "the daemon's first polls")

@@ -209,6 +209,19 @@ class HandlerConfig:
         "to` (list those too to keep them informed).",
         default_doc="`[logging.email] to`",
     )  # fmt: skip
+    timeout: float = key(
+        Number(ge=0), 300.0,
+        "Time budget in seconds for one call of the handler. Past it, the handler is reported "
+        "with its stack at ERROR; the default executor cannot stop it (see the daemon docs). "
+        "`0`: no budget.",
+    )  # fmt: skip
+    own_writes: bool | None = key(
+        Flag(), None,
+        "Also deliver the events caused by writes of this handler's own script (its `ctx.sg` "
+        "credentials). Off by default, so a handler that updates what it handles does not "
+        "trigger itself again.",
+        default_doc="the handler's own (`@own_writes`), else `false`",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -262,6 +275,12 @@ class DaemonConfig:
         Number(ge=0), 300.0,
         "Seconds of continuous site trouble (refused connections, timeouts, 5xx, maintenance) "
         "after which an ERROR line is logged; before that, warnings.",
+    )  # fmt: skip
+    stop_timeout: float = key(
+        Number(gt=0), 10.0,
+        "Seconds a stop (SIGTERM) waits for the handler in hand. A handler still running then "
+        "is abandoned: the state is committed without its event, which is delivered again at "
+        "the next start.",
     )  # fmt: skip
     max_followups: int = key(
         Integer(lo=1), 1000,

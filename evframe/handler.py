@@ -27,6 +27,7 @@ __all__ = [
     "Status",
     "get_spec",
     "on_error",
+    "own_writes",
     "required_by",
     "requires",
     "want",
@@ -120,6 +121,7 @@ class HandlerSpec:
     on_error: Policy | None = None
     follows: set[str] = field(default_factory=set)
     linked: set[str] = field(default_factory=set)
+    own_writes: bool | None = None
 
     def wants_event(self, event: Event) -> bool:
         """No ``@want`` means every event; several are alternatives."""
@@ -222,6 +224,23 @@ def on_error(policy: Policy | str) -> Callable[[F], F]:
 
     def mark(func: F) -> F:
         get_spec(func, create=True).on_error = chosen
+        return func
+
+    return mark
+
+
+def own_writes(receive: bool = True) -> Callable[[F], F]:
+    """Also deliver to the decorated handler the events its own script's writes caused.
+
+    By default the daemon does not: a handler that updates the entity whose change it
+    handles would trigger itself again.  The ``own_writes`` key of the handler's
+    config section overrides it.
+    """
+    if not isinstance(receive, bool):
+        raise TypeError(f"@own_writes() takes True or False, got {receive!r}")
+
+    def mark(func: F) -> F:
+        get_spec(func, create=True).own_writes = receive
         return func
 
     return mark

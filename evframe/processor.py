@@ -31,6 +31,7 @@ from evframe.ordering import HandlerGraph
 from evframe.quarantine import Quarantined, quarantine
 from evframe.report import HandlerResult as HandlerResult
 from evframe.report import Report as Report
+from evframe.runhooks import RunHooks
 
 __all__ = ["Context", "HandlerResult", "Processor", "Report"]
 
@@ -316,6 +317,7 @@ class Processor:
         only: frozenset[str] | set[str] | None = None,
         retry: Mapping[str, RetryPolicy] | None = None,
         stop: threading.Event | None = None,
+        hooks: RunHooks | None = None,
     ) -> Report:
         """Process ``event`` in isolating mode and report each handler's outcome.
 
@@ -330,6 +332,9 @@ class Processor:
         handler's outcome is ``INTERRUPTED``, no further handler runs and
         ``report.interrupted`` is set.  A stop never cuts a run short otherwise:
         the daemon finishes the event in hand before it exits.
+
+        ``hooks`` hear of each call; an error they call site trouble is not the
+        handler's: once they have waited, the handler is called again (no attempt used).
         """
         graph = self.finalize()
         report = Report(event)
@@ -356,6 +361,8 @@ class Processor:
                             reason = f"requirement {blame[name]!r} failed"
                             results.append(HandlerResult(name, ev, Outcome.SKIPPED, reason=reason))
                             break
+                        if hooks is not None:
+                            hooks.begin(name, ev)
                         returned = func(ctx, ev)
                         if returned is not None:
                             spawned = self._enqueue(queue, returned, name, spawned)
@@ -370,6 +377,10 @@ class Processor:
                         stopped = True
                         break
                     except Exception as exc:
+                        if hooks is not None and hooks.site_trouble(exc):
+                            if not hooks.wait_for_site(name, ev, exc):
+                                return _interrupt(report, name, ev, attempt, exc)
+                            continue
                         policy = retry.get(name) if retry else None
                         if policy is not None and attempt < policy.attempts:
                             delay = policy.delay(attempt)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 from xmlrpc.client import ProtocolError
@@ -24,7 +25,9 @@ __all__ = [
     "Connections",
     "SiteGuard",
     "Stopping",
+    "daemon_session",
     "describe_error",
+    "handler_credentials",
     "make_shotgun",
     "site_shotgun",
 ]
@@ -191,6 +194,23 @@ class SiteGuard:
             log.error("site unavailable for %.0f s: %s; still retrying", down_for, reason)
 
 
+def handler_credentials(config: Config, name: str) -> tuple[str | None, str | None]:
+    """The script name and key handler ``name``'s ``ctx.sg`` uses: its own, else the site's."""
+    hcfg = config.handler(name)
+    if hcfg.script_name and hcfg.api_key:
+        return hcfg.script_name, hcfg.api_key
+    return config.site.script_name, config.site.api_key
+
+
+def daemon_session(config: Config, script: str | None) -> str:
+    """The session uuid a daemon sets on its handlers' connections of ``script``.
+
+    The same for every start of the daemon on one state file, so the events its
+    handlers' writes cause are known as its own across restarts.
+    """
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evframe:{config.daemon.state}:{script or ''}"))
+
+
 class Connections:
     """``ctx.sg`` for each handler: one ``Shotgun`` per credential set, made on first use."""
 
@@ -205,11 +225,7 @@ class Connections:
     def for_handler(self, name: str) -> Any:
         """The connection handler ``name`` uses: its own credentials, else the daemon's."""
         hcfg = self.config.handler(name)
-        creds: tuple[str | None, str | None]
-        if hcfg.script_name and hcfg.api_key:
-            creds = (hcfg.script_name, hcfg.api_key)
-        else:
-            creds = (self.config.site.script_name, self.config.site.api_key)
+        creds = handler_credentials(self.config, name)
         # Handlers that pass the event's session on get connections of their own,
         # so the session set for them never leaks into other handlers' requests.
         key = (*creds, hcfg.pass_session_uuid)
@@ -232,6 +248,9 @@ class Connections:
                 if hcfg.pass_session_uuid:
                     sg.config.session_uuid = self._session_uuid
                     self._session_users.append(sg)
+                else:
+                    # Marks the events these writes cause as the daemon's own (own_writes).
+                    sg.config.session_uuid = daemon_session(self.config, creds[0])
             return sg
 
     def close(self) -> None:

@@ -133,6 +133,8 @@ def register_plugins(
                 requires=set(stoppers),
                 follows={previous} if previous else set(),
                 linked=set() if first else {previous} if previous else set(),
+                # As in shotgunEvents, a plugin sees every event, its own script's too.
+                own_writes=True,
             )
             func = classic_handler(plugin, callback, connect)
             setattr(func, SPEC_ATTR, spec)

@@ -27,6 +27,7 @@ __all__ = ["DEMO_DIR_ENV", "DEMO_PORT_ENV", "DemoSite", "start_demo"]
 log = logging.getLogger("evframe.cli")
 
 DEMO_SCRIPT: Final = ("evframe", "evframe-demo-key")
+DEMO_ARTIST: Final = "ann"  # a HumanUser login of the demo data
 # Set by ``serve`` for the process it restarts into; read and removed by that process.
 DEMO_DIR_ENV: Final = "EVFRAME_DEMO_DIR"
 DEMO_PORT_ENV: Final = "EVFRAME_DEMO_PORT"
@@ -63,7 +64,9 @@ class DemoSite:
         thread.start()
 
     def _activity(self, interval: float) -> None:
-        sg = self.sandbox.client(DEMO_SCRIPT[0])
+        # As an artist of the demo project: handlers do not get the events their own
+        # script (here the daemon's) caused.
+        sg = self.sandbox.client(DEMO_SCRIPT[0], sudo_as_login=DEMO_ARTIST)
         tasks = sg.find("Task", [], ["id"])
         rng = random.Random()
         while tasks and not self.activity.wait(interval):

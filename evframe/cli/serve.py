@@ -89,16 +89,33 @@ def _signals(daemon: Daemon) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _flush_logs() -> None:
+    for handler in logging.getLogger("evframe").handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def _abandoned(demo: DemoSite | None) -> NoReturn:
+    """The daemon gave up waiting for a stuck handler after a stop and committed: exit.
+
+    The handler's thread cannot be stopped, so the interpreter could not finish
+    normally (it would wait for it); the state is already committed and closed.
+    """
+    log.info("stopped with a handler abandoned; exiting")
+    if demo is not None:
+        demo.stop(keep=False)
+    _flush_logs()
+    os._exit(0)
+
+
 def _restart(environ: dict[str, str]) -> NoReturn:
     """Replace this process with ``python -m evframe`` and the same arguments."""
     argv = [sys.executable, "-m", "evframe", *original_argv()]
     os.environ.update({RESTARTED_ENV: "1", **environ})
     log.info("restarting in place (pid %d) to load the new handler set", os.getpid())
     # exec keeps no Python buffers: whatever is not flushed now is lost.
-    for handler in logging.getLogger("evframe").handlers:
-        handler.flush()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush_logs()
     os.execv(sys.executable, argv)
     raise AssertionError("unreachable")  # pragma: no cover - execv does not return
 
@@ -161,10 +178,11 @@ def serve_command(
     with demo data is served (try it with the example handlers installed).
 
     Stop with SIGTERM or Ctrl-C: the event in hand is finished and the state
-    committed (a second signal exits at once). When handler packages are
-    installed or upgraded, or the sources of an editable install are edited (or
-    on SIGHUP), the new set is checked and, if valid, serve restarts itself in
-    place (same pid) to load it.
+    committed (a second signal exits at once; a handler still running after
+    [daemon] stop_timeout is abandoned and its event delivered again at the next
+    start). When handler packages are installed or upgraded, or the sources of an
+    editable install are edited (or on SIGHUP), the new set is checked and, if
+    valid, serve restarts itself in place (same pid) to load it.
 
     Handlers on an ordering cycle or requiring a handler that is not installed
     (and those that depend on them) are quarantined: logged at ERROR, kept at
@@ -190,6 +208,7 @@ def serve_command(
                 max_events=max_events,
                 restarted=restarted,
                 observer=observer,
+                on_abandon=lambda: _abandoned(demo),
             )
             with _signals(daemon):
                 result = daemon.run()

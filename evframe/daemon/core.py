@@ -25,10 +25,12 @@ from evframe.daemon.gaps import Gaps
 from evframe.daemon.hints import Hints
 from evframe.daemon.holds import record_holds, refuse_unknown_names, serving_names
 from evframe.daemon.observe import Observer
+from evframe.daemon.ownwrites import OwnWrites
 from evframe.daemon.pacing import Pacing
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
+from evframe.daemon.watch import Chain, HandlerWatch
 from evframe.daemon.webhook import Intake
 from evframe.event import ShotgunEvent
 from evframe.processor import Processor
@@ -63,7 +65,8 @@ class Daemon:
     For tests and embedding: ``source`` replaces the site's event log,
     ``clock`` the real clock, ``processor`` the installed handler set, and
     ``fingerprints``/``validate`` how installed handler packages are noticed and
-    checked.
+    checked.  ``on_abandon`` is called (from the watchdog thread) once a stop gave
+    up waiting for a stuck handler and the state is committed: it ends the process.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Daemon:
         fingerprints: Callable[[str], dict[str, str]] = discovery.fingerprints,
         validate: Callable[[str], discovery.Validation] = discovery.validate_in_subprocess,
         observer: Observer | None = None,
+        on_abandon: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.dcfg = config.daemon
@@ -94,6 +98,7 @@ class Daemon:
         self._reload_requested = False
         self.observe = observer or Observer()
         self.credentials = CredentialsWatch(config.site.script_name)
+        self.on_abandon = on_abandon
         if source is None:
             url = site_url or config.site.url
             if not url:
@@ -182,6 +187,8 @@ class Daemon:
             finally:
                 if self.intake is not None:
                     self.intake.stop()
+                if hasattr(self, "watch"):
+                    self.watch.close()
                 self.source.close()
                 self.connections.close()
             self._log_summary()
@@ -284,12 +291,18 @@ class Daemon:
         rows = self.state.handlers()
         self.roster.sync(rows, fingerprints, self.read_cursor)
         record_holds(self.state, self.roster, rows, processor.quarantined, self.read_cursor)
+        self.own_writes = OwnWrites(processor, self.config)
+        self.watch = HandlerWatch.for_daemon(
+            self._stopping, self.clock, self.roster.timeouts, self.dcfg, self._abandon
+        )
         self.executor: Executor = InlineExecutor(
             processor,
             self._stopping,
             self.connections,
             pass_sessions=any(h.pass_session_uuid for h in self.config.handlers.values()),
+            watch=self.watch,
         )
+        self.watch.start()
         self.reloader = Reloader(
             group,
             self.clock,
@@ -358,6 +371,9 @@ class Daemon:
 
     def _dispatch(self, record: dict[str, Any], who: frozenset[str]) -> bool:
         """Run one event's chain; False if a stop interrupted it."""
+        who = self.own_writes.exclude(record, who)
+        if not who:
+            return True
         report = self.executor.run(ShotgunEvent(record), who, self.roster.retry)
         self.events_dispatched += 1
         self.observe.dispatched(record, who, report)
@@ -426,6 +442,20 @@ class Daemon:
         # An idle daemon writes nothing: commit() is a no-op without pending writes.
         state.commit()
         self.observe.committed()
+
+    def _abandon(self, chain: Chain) -> None:
+        """A stop gave up on a stuck handler (the watchdog thread; the daemon's thread
+        is fenced off): commit as before the event in hand, and end."""
+        assert self.state is not None
+        event_id = getattr(chain.event, "id", None)
+        if event_id is not None:
+            # Recipients are advanced lazily along a read: up to the event in hand, now.
+            self.roster.advance(chain.only, event_id - 1)
+        self._commit()
+        self.state.close()
+        self._log_summary()
+        if self.on_abandon is not None:
+            self.on_abandon()
 
     def _heartbeat(self) -> None:
         """A status line every ten minutes, so a quiet daemon is never a silent one."""

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Mapping
 from typing import Protocol
 
+from evframe.daemon.watch import HandlerWatch
 from evframe.event import ShotgunEvent
 from evframe.handler import RetryPolicy
 from evframe.processor import Processor, Report
@@ -32,7 +33,12 @@ class Executor(Protocol):
 
 
 class InlineExecutor:
-    """Runs each chain in the calling thread, one after another."""
+    """Runs each chain in the calling thread, one after another.
+
+    ``watch`` hears of each handler call: it times it against the handler's budget,
+    waits out site trouble met in it, and fences the thread off at the chain's end
+    if a stop abandoned the chain (:mod:`evframe.daemon.watch`).
+    """
 
     def __init__(
         self,
@@ -41,11 +47,13 @@ class InlineExecutor:
         connections: Connections | None = None,
         *,
         pass_sessions: bool = False,
+        watch: HandlerWatch | None = None,
     ) -> None:
         self.processor = processor
         self.stop = stop
         self.connections = connections
         self.pass_sessions = pass_sessions and connections is not None
+        self.watch = watch
 
     def run(
         self, event: ShotgunEvent, only: frozenset[str], retry: Mapping[str, RetryPolicy]
@@ -53,4 +61,11 @@ class InlineExecutor:
         if self.pass_sessions:
             assert self.connections is not None
             self.connections.set_session_uuid(event.session_uuid)
-        return self.processor.run(event, only=only, retry=retry, stop=self.stop)
+        watch = self.watch
+        if watch is None:
+            return self.processor.run(event, only=only, retry=retry, stop=self.stop)
+        watch.chain(event, only)
+        try:
+            return self.processor.run(event, only=only, retry=retry, stop=self.stop, hooks=watch)
+        finally:
+            watch.end()

@@ -40,6 +40,7 @@ class Member:
     fallback: Policy
     enabled: bool
     fingerprint: str | None = None
+    timeout: float = 0.0  # seconds one call may take (0: no budget)
 
 
 def _handler_log(name: str) -> logging.Logger:
@@ -72,9 +73,14 @@ class Roster:
                 retry=retry,
                 fallback=Policy(hcfg.retry_fallback),
                 enabled=hcfg.enabled,
+                timeout=hcfg.timeout,
             )
         self.retry: Mapping[str, RetryPolicy] = {
             m.name: m.retry for m in self.members.values() if m.retry is not None
+        }
+        # Each handler's time budget, for whatever runs handlers (0 or missing: none).
+        self.timeouts: Mapping[str, float] = {
+            m.name: m.timeout for m in self.members.values() if m.timeout > 0
         }
         # Bumped on every status change: callers that cached a set of recipients
         # compute it again.

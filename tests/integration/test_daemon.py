@@ -27,6 +27,9 @@ from evframe.state import State, StateError
 from evframe.testing import wait_until
 
 SCRIPT, KEY = "daemon_test", "daemon-test-key"
+# The writes a test makes come from another script: the handlers do not get the
+# events their own script (the daemon's here) caused.
+WRITER, WRITER_KEY = "artist_tool", "artist-tool-key"
 GROUP = "evframe.test_daemon_handlers"
 DIST = Path(__file__).resolve().parent.parent / "dists" / "evframe-test-daemon"
 
@@ -53,13 +56,13 @@ def daemon_for(config: Config, **options: Any) -> Daemon:
 
 @pytest.fixture
 def sandbox(test_dists: dict[str, str]) -> Iterator[Sandbox]:
-    with Sandbox(scripts={SCRIPT: KEY}) as sb:
+    with Sandbox(scripts={SCRIPT: KEY, WRITER: WRITER_KEY}) as sb:
         yield sb
 
 
 @pytest.fixture
 def writer(sandbox: Sandbox) -> Iterator[Any]:
-    sg = sandbox.client(SCRIPT)
+    sg = sandbox.client(WRITER)
     yield sg
     sg.close()
 
@@ -281,7 +284,7 @@ def test_late_visible_events_are_delivered_once(sandbox, writer, tmp_path):
 
 
 def test_pass_session_uuid_gives_handlers_the_events_session(sandbox, tmp_path):
-    sg = sandbox.client(SCRIPT)
+    sg = sandbox.client(WRITER)
     sg.set_session_uuid("0c5e1a2b-1111-2222-3333-444455556666")
     sg.create("Shot", {"code": "with_session"})
     sg.close()

@@ -36,6 +36,9 @@ GROUP = "evframe.e2e_handlers"
 RECORDERS = ("rec_all", "rec_task_status", "rec_after")
 HANDLERS = (*RECORDERS, "flaky", "flaky_after")
 SCRIPT = ("e2e", "e2e-sandbox-key-5f1c")
+# The daemon's own script: the tests write as SCRIPT, and handlers do not get the events
+# their own script's writes caused.
+DAEMON_SCRIPT = ("evframe-e2e", "e2e-daemon-key-8b2d")
 
 
 # -- installing the test handler distributions ------------------------------------------
@@ -194,6 +197,7 @@ class SandboxProc:
 def start_sandbox(procs: Procs, db: Path | None = None) -> SandboxProc:
     args = [sys.executable, "-m", "evframe", "sandbox", "--port", "0"]
     args += ["--script", f"{SCRIPT[0]}:{SCRIPT[1]}"]
+    args += ["--script", f"{DAEMON_SCRIPT[0]}:{DAEMON_SCRIPT[1]}"]
     if db is not None:
         args += ["--db", str(db)]
     proc = procs.start("sandbox", args)
@@ -262,8 +266,8 @@ class Daemon:
     def env(self) -> dict[str, str]:
         return {
             "EVFRAME_SITE_URL": self.url,
-            "EVFRAME_SCRIPT_NAME": SCRIPT[0],
-            "EVFRAME_API_KEY": SCRIPT[1],
+            "EVFRAME_SCRIPT_NAME": DAEMON_SCRIPT[0],
+            "EVFRAME_API_KEY": DAEMON_SCRIPT[1],
         }
 
     def start(self, *args: str, config: Path | None = None, name: str = "serve") -> Proc:

@@ -13,7 +13,14 @@ import pytest
 from shotgun_api3.shotgun import AuthenticationFault, Shotgun
 
 from evframe.config import Config, HandlerConfig, SiteConfig
-from evframe.site import Connections, SiteGuard, Stopping, describe_error, make_shotgun
+from evframe.site import (
+    Connections,
+    SiteGuard,
+    Stopping,
+    daemon_session,
+    describe_error,
+    make_shotgun,
+)
 
 URL = "https://studio.example.com"
 
@@ -323,7 +330,8 @@ def test_handlers_share_the_daemons_credentials(connections: Connections) -> Non
     assert a.config.timeout_secs == 7.0
     assert a.config.max_rpc_attempts == 3
     assert a.config.proxy_server == "proxy.example.com"
-    assert a.config.session_uuid is None
+    # The daemon marks its handlers' writes with a session of its own (own_writes).
+    assert a.config.session_uuid == daemon_session(connections.config, "evframe")
     assert a._connection is None
 
 
@@ -370,8 +378,10 @@ def test_set_session_uuid_reaches_only_session_handlers(connections: Connections
     connections.set_session_uuid("5a1d49b0-0c69-11e0-a24c-003048d17544")
     assert session.config.session_uuid == "5a1d49b0-0c69-11e0-a24c-003048d17544"
     assert own_session.config.session_uuid == "5a1d49b0-0c69-11e0-a24c-003048d17544"
-    assert plain.config.session_uuid is None
-    assert own.config.session_uuid is None
+    # The others keep the daemon's own session, one per script.
+    assert plain.config.session_uuid == daemon_session(connections.config, "evframe")
+    assert own.config.session_uuid == daemon_session(connections.config, "own-script")
+    assert plain.config.session_uuid != own.config.session_uuid
     connections.set_session_uuid(None)
     assert session.config.session_uuid is None
     assert own_session.config.session_uuid is None
@@ -389,7 +399,8 @@ def test_session_set_before_the_connection_is_made(connections: Connections) -> 
     connections.set_session_uuid("abc")
     session = connections.for_handler("session")
     assert session.config.session_uuid == "abc"
-    assert connections.for_handler("unconfigured").config.session_uuid is None
+    plain = connections.for_handler("unconfigured")
+    assert plain.config.session_uuid == daemon_session(connections.config, "evframe")
 
 
 def test_close_closes_every_connection(

@@ -12,6 +12,7 @@ import pytest
 
 from evframe.testing import wait_until
 from support.e2e import (
+    DAEMON_SCRIPT,
     SCRIPT,
     Daemon,
     Procs,
@@ -37,18 +38,20 @@ def test_credentials_that_never_worked_exit_7(daemon: Daemon) -> None:
     assert proc.wait_exit(30) == 7, proc.tail()
     err = proc.err()
     assert "evframe: error: the site refused the script credentials" in err
-    assert f"never been let in with script {SCRIPT[0]!r}" in err
+    assert f"never been let in with script {DAEMON_SCRIPT[0]!r}" in err
     assert "not-the-key" not in err, "the key is never shown"
     assert not read_records(daemon.records)
 
 
 def restart_sandbox(procs: Procs, sandbox: SandboxProc, db: Path, key: str) -> None:
-    """Stop the site and start it again on the same port and data, accepting ``key``."""
+    """Stop the site and start it again on the same port and data, accepting ``key``
+    for the daemon's script (the artists' script keeps its key)."""
     sandbox.proc.signal(signal.SIGTERM)
     sandbox.proc.wait_exit(15)
     port = sandbox.url.rsplit(":", 1)[1]
     args = [sys.executable, "-m", "evframe", "sandbox", "--port", port, "--db", str(db)]
-    proc = procs.start("sandbox", [*args, "--script", f"{SCRIPT[0]}:{key}"])
+    args += ["--script", f"{SCRIPT[0]}:{SCRIPT[1]}", "--script", f"{DAEMON_SCRIPT[0]}:{key}"]
+    proc = procs.start("sandbox", args)
     wait_until(lambda: "listening on " in proc.out(), 20, "the sandbox to listen again")
     sandbox.proc = proc
 
@@ -65,7 +68,6 @@ def test_a_rotated_key_is_retried_and_logged_and_nothing_is_lost(
     restart_sandbox(procs, sandbox, tmp_path / "site.db", "rotated-key-7a2")
     proc.wait_log(REFUSED, timeout=30)
     rotated = Writer(sandbox.client(), writer.project, writer.shot, writer.tasks, writer.n)
-    rotated.sg.config.api_key = "rotated-key-7a2"
     rotated.steps(6)  # artists keep working meanwhile
     seen = sandbox.faults()["requests_seen"]
     wait_until(
@@ -79,7 +81,7 @@ def test_a_rotated_key_is_retried_and_logged_and_nothing_is_lost(
 
     # The operator puts the key back (or the daemon's config gets the new one).
     rotated.sg.close()
-    restart_sandbox(procs, sandbox, tmp_path / "site.db", SCRIPT[1])
+    restart_sandbox(procs, sandbox, tmp_path / "site.db", DAEMON_SCRIPT[1])
     proc.wait_log(r"site reachable again", timeout=60)
     wait_delivered(daemon.records, expected_ids(sandbox.events()), 30, proc)
     proc.signal(signal.SIGTERM)

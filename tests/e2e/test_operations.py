@@ -8,6 +8,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -99,10 +100,15 @@ digest_interval = {DIGEST}
     events = sandbox.events()
     wait_delivered(daemon.records, expected_ids(events), 20, proc)
 
-    status = daemon.cli("status", "--json")
-    assert status.returncode == 0, status.stderr
-    data = json.loads(status.stdout)
-    assert data["running"] is True and data["alerts"]["sent"] == len(mails)
+    def snapshot() -> dict[str, Any] | None:
+        status = daemon.cli("status", "--json")
+        assert status.returncode == 0, status.stderr
+        found: dict[str, Any] = json.loads(status.stdout)
+        # The snapshot is rewritten at most once a second: wait until it saw every mail.
+        return found if found["alerts"]["sent"] == len(smtp_sink.mails) else None
+
+    data = wait_until(snapshot, 20, "the status snapshot to count every mail sent")
+    assert data["running"] is True
     assert data["alerts"]["suppressed"] >= failures - len(mails)
     assert data["alerts"]["recent"][0]["subject"] == first.subject
 

@@ -198,6 +198,18 @@ class HandlerConfig:
         "Give `ctx.sg` the event's `session_uuid`, so the changes the handler makes show live "
         "in the browser session of the user who caused the event.",
     )  # fmt: skip
+    order: str | None = key(
+        Choice("entity", "global"), None,
+        "`global`: every event the handler (or its group) wants runs in id order, one at a "
+        "time, whatever the executor. `entity`: events of one entity run in id order.",
+        default_doc='the handler\'s own `@order`, else `"entity"`',
+    )  # fmt: skip
+    timeout: float | None = key(
+        Number(gt=0), None,
+        "Seconds the handler may take on one event with `executor = \"processes\"`; past "
+        "it, its worker process is killed and the handler counts as failed.",
+        default_doc="`daemon.chain_timeout`",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -253,6 +265,24 @@ class DaemonConfig:
         Integer(lo=1), 1000,
         "How many follow-up events one root event may spawn; more is an error (it catches "
         "loops).",
+    )  # fmt: skip
+    executor: str = key(
+        Choice("inline", "threads", "processes", "celery"), "inline",
+        "Where handler chains run: in the daemon's thread, in `workers` threads, in "
+        "`workers` processes, or on Celery workers (`evframe worker`). See scaling.md.",
+    )  # fmt: skip
+    workers: int = key(
+        Integer(1, 256), 4, "Threads or processes running chains at once (Celery: in flight)."
+    )
+    broker: str | None = key(
+        Url("redis://", "rediss://"), None,
+        "Redis URL of the Celery broker (`executor = \"celery\"`).",
+        env="EVFRAME_BROKER_URL",
+    )  # fmt: skip
+    chain_timeout: float = key(
+        Number(gt=0), 600.0,
+        "Seconds a chain may run before it counts as lost: a worker process is killed, a "
+        "Celery task is sent again.",
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "Status",
     "get_spec",
     "on_error",
+    "order",
     "required_by",
     "requires",
     "want",
@@ -120,6 +121,7 @@ class HandlerSpec:
     on_error: Policy | None = None
     follows: set[str] = field(default_factory=set)
     linked: set[str] = field(default_factory=set)
+    order: str | None = None
 
     def wants_event(self, event: Event) -> bool:
         """No ``@want`` means every event; several are alternatives."""
@@ -222,6 +224,27 @@ def on_error(policy: Policy | str) -> Callable[[F], F]:
 
     def mark(func: F) -> F:
         get_spec(func, create=True).on_error = chosen
+        return func
+
+    return mark
+
+
+ORDERS = ("entity", "global")
+
+
+def order(kind: str) -> Callable[[F], F]:
+    """How strictly the daemon orders the events the decorated handler wants.
+
+    ``"entity"`` (the default): events of one entity run one after another, in id
+    order; events of different entities may run at the same time.  ``"global"``:
+    every event it wants runs in id order, one at a time.  The ``order`` key of
+    the handler's config section overrides it.
+    """
+    if kind not in ORDERS:
+        raise TypeError(f"@order() takes one of {', '.join(ORDERS)}, got {kind!r}")
+
+    def mark(func: F) -> F:
+        get_spec(func, create=True).order = kind
         return func
 
     return mark

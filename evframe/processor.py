@@ -307,6 +307,7 @@ class Processor:
         only: frozenset[str] | set[str] | None = None,
         retry: Mapping[str, RetryPolicy] | None = None,
         stop: threading.Event | None = None,
+        on_call: Callable[[str], object] | None = None,
     ) -> Report:
         """Process ``event`` in isolating mode and report each handler's outcome.
 
@@ -321,6 +322,9 @@ class Processor:
         handler's outcome is ``INTERRUPTED``, no further handler runs and
         ``report.interrupted`` is set.  A stop never cuts a run short otherwise:
         the daemon finishes the event in hand before it exits.
+
+        ``on_call(name)`` is called right before each handler call (a worker
+        process reports it, so a hung handler is the one blamed).
         """
         graph = self.finalize()
         report = Report(event)
@@ -346,6 +350,8 @@ class Processor:
                             reason = f"requirement {blame[name]!r} failed"
                             results.append(HandlerResult(name, ev, Outcome.SKIPPED, reason=reason))
                             break
+                        if on_call is not None:
+                            on_call(name)
                         returned = func(ctx, ev)
                         if returned is not None:
                             spawned = self._enqueue(queue, returned, name, spawned)

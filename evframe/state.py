@@ -33,9 +33,19 @@ __all__ = [
     "id_ranges",
 ]
 
-SCHEMA_VERSION = 1
+# 2: the done table (events done above a handler's cursor, under concurrent executors).
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
+_DONE = """
+CREATE TABLE IF NOT EXISTS done (
+    handler TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    PRIMARY KEY (handler, event_id)
+) WITHOUT ROWID;
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS handlers (
     name TEXT PRIMARY KEY,
@@ -58,6 +68,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_handler ON dead_letters (handler, event_id);
 """
+    + _DONE
+)
 
 
 class StateError(EvframeError):
@@ -259,6 +271,12 @@ class State:
             )
         if version < 1:
             raise StateError(f"state file {self.path} has a broken schema version {version!r}")
+        if version < SCHEMA_VERSION:
+            # Schema 1 lacks the done table; everything else is unchanged.
+            conn.executescript(
+                "BEGIN;" + _DONE + "UPDATE meta SET value = '"
+                + str(SCHEMA_VERSION) + "' WHERE key = 'schema_version';COMMIT;"
+            )  # fmt: skip
         stored = meta.get("site_url")
         if site_url and stored and stored != normalize_url(site_url):
             raise StateError(
@@ -421,6 +439,24 @@ class State:
     def set_fingerprint(self, name: str, fingerprint: str) -> None:
         """Remember which code version of the handler last ran."""
         self._write("UPDATE handlers SET fingerprint = ? WHERE name = ?", (fingerprint, name))
+
+    # -- events done above a handler's cursor ----------------------------
+
+    def done(self) -> dict[str, set[int]]:
+        """Per handler, the event ids done above its cursor (concurrent executors
+        finish events out of order)."""
+        out: dict[str, set[int]] = {}
+        for name, event_id in self._conn.execute("SELECT handler, event_id FROM done"):
+            out.setdefault(name, set()).add(event_id)
+        return out
+
+    def set_done(self, name: str, ids: Iterable[int]) -> None:
+        """Replace the ids done above ``name``'s cursor."""
+        with self._batch() as conn:
+            conn.execute("DELETE FROM done WHERE handler = ?", (name,))
+            conn.executemany(
+                "INSERT INTO done (handler, event_id) VALUES (?, ?)", [(name, i) for i in ids]
+            )
 
     # -- pending ids --------------------------------------------------
 

@@ -20,7 +20,9 @@ from evframe import discovery
 from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.executor import Executor, InlineExecutor
+from evframe.daemon.flight import Flight, open_flight
 from evframe.daemon.gaps import Gaps
+from evframe.daemon.ledger import Ledger
 from evframe.daemon.reload import Reloader, announce, load_handler_set, watching
 from evframe.daemon.roster import Roster
 from evframe.daemon.source import EventSource, SiteSource
@@ -101,6 +103,8 @@ class Daemon:
         self._fingerprints, self._validate = watching(config, fingerprints, validate)
         self.started = threading.Event()
         self.state: State | None = None
+        self.flight: Flight | None = None  # chains in flight on a concurrent executor
+        self.ledger = Ledger()
         self.read_cursor = 0
         self.events_read = 0
         self.events_dispatched = 0
@@ -144,6 +148,9 @@ class Daemon:
             result = RunResult.STOPPED
         finally:
             try:
+                if self.flight is not None:
+                    self.flight.drain()
+                    self.flight.close()
                 self._commit()
                 self.state.close()
             finally:
@@ -242,6 +249,18 @@ class Daemon:
             self.connections,
             pass_sessions=any(h.pass_session_uuid for h in self.config.handlers.values()),
         )
+        self.ledger = Ledger(self.state.done())
+        self.roster.floor = self.ledger.watermark
+        self.flight = open_flight(
+            self.config,
+            processor,
+            self._stopping,
+            roster=self.roster,
+            ledger=self.ledger,
+            gaps=self.gaps,
+            url=self.url,
+            shared=self._processor is not None,
+        )
         self.reloader = Reloader(
             group,
             self.clock,
@@ -308,8 +327,13 @@ class Daemon:
             roster.advance(who, prev)
         return done
 
-    def _dispatch(self, record: dict[str, Any], who: frozenset[str]) -> bool:
-        """Run one event's chain; False if a stop interrupted it."""
+    def _dispatch(self, record: dict[str, Any], who: frozenset[str], late: bool = False) -> bool:
+        """Run one event's chain (or hand it to the flight); False if a stop interrupted it."""
+        if self.ledger.done:  # done before a restart, out of order: not again
+            who = self.ledger.already_done(int(record["id"]), who)
+        if self.flight is not None:
+            self.events_dispatched += 1
+            return self.flight.submit(record, who, late=late) if who else True
         report = self.executor.run(ShotgunEvent(record), who, self.roster.retry)
         self.events_dispatched += 1
         if report.interrupted:
@@ -337,7 +361,7 @@ class Daemon:
                 log.info(
                     "late event %d arrived; delivering it to %d handler(s)", event_id, len(who)
                 )
-                if who and not self._dispatch(record, who):
+                if who and not self._dispatch(record, who, late=True):
                     return
                 gaps.resolve([event_id])
 
@@ -372,7 +396,10 @@ class Daemon:
             self._committed_read = self.read_cursor
         roster = getattr(self, "roster", None)
         if roster is not None:
+            if self.flight is not None:
+                self.flight.collect()
             roster.flush(state)
+            self.ledger.flush(state, roster.members)
             self.gaps.flush(state)
         # An idle daemon writes nothing: commit() is a no-op without pending writes.
         state.commit()

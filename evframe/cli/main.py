@@ -16,6 +16,7 @@ from evframe.cli.migrate import migrate
 from evframe.cli.replay import replay_command
 from evframe.cli.serve import serve_command
 from evframe.cli.state import state_command
+from evframe.cli.worker import worker_command
 from evframe.sandbox.cli import sandbox_command
 
 __all__ = ["main"]
@@ -46,5 +47,6 @@ for _name, _command in (
     ("state", state_command),
     ("replay", replay_command),
     ("migrate", migrate),
+    ("worker", worker_command),
 ):
     main.add_command(_command, name=_name)

@@ -108,10 +108,18 @@ class Flight:
     def submit(self, record: dict[str, Any], who: frozenset[str], *, late: bool = False) -> bool:
         """Accept one event's chain for ``who``; False if a stop came while waiting
         for room (the event then counts as not handed out)."""
-        while len(self.chains) >= self.limit:
-            if self.stop.is_set():
-                return False
-            self.collect(wait=0.05)
+        if len(self.chains) >= self.limit:
+            version = self.roster.version
+            while len(self.chains) >= self.limit:
+                if self.stop.is_set():
+                    return False
+                self.collect(wait=0.05)
+            if version != self.roster.version:
+                # A completion paused a group meanwhile: ``who`` was named before that.
+                members = self.roster.members
+                who = frozenset(n for n in who if members[n].status is Status.ACTIVE)
+                if not who:
+                    return True
         event = ShotgunEvent(record)
         event_id = int(record["id"])
         if late:
@@ -208,6 +216,11 @@ class Flight:
             accepted = set(chain.names)
         else:
             accepted = {n for n in chain.names if self.ledger.finished(n, event_id)}
+            members = self.roster.members
+            for name in [n for n in accepted if members[n].status is Status.FAILED]:
+                if event_id > members[name].cursor:  # past where its group paused: not done
+                    self.ledger.rewind(name, event_id)
+                    accepted.discard(name)
         if outcome is None:
             return
         report = report_of(chain.event, outcome)

@@ -60,9 +60,19 @@ def sandbox(procs: Procs, tmp_path: Path) -> SandboxProc:
     return start_sandbox(procs, tmp_path / "site.db")
 
 
-@pytest.fixture
-def daemon(procs: Procs, tmp_path: Path, sandbox: SandboxProc, e2e_dists: None) -> Daemon:
-    return Daemon.in_dir(procs, tmp_path, sandbox.url, sandbox)
+@pytest.fixture(params=["inline", "threads"])
+def daemon(
+    procs: Procs,
+    tmp_path: Path,
+    sandbox: SandboxProc,
+    e2e_dists: None,
+    request: pytest.FixtureRequest,
+) -> Daemon:
+    """A daemon set-up for each executor: every e2e suite runs inline and on threads."""
+    d = Daemon.in_dir(procs, tmp_path, sandbox.url, sandbox)
+    if request.param != "inline":
+        d.daemon_options["executor"] = request.param
+    return d
 
 
 @pytest.fixture

@@ -276,3 +276,30 @@ def test_a_schema_1_state_file_is_upgraded(tmp_path):
     with State.open(path, "memory://events") as state:
         assert state.done() == {"a": {5, 6}}
         assert state._meta("schema_version") == str(SCHEMA_VERSION)
+
+
+@pytest.mark.inline_only
+def test_a_pause_seen_while_waiting_for_room_keeps_the_paused_group_off_later_events(h):
+    h.executor = "threads"
+    ids = add(h, *range(1, 41))  # one shot each: nothing waits on an order key
+
+    def first(ctx: Any, event: Any) -> None:
+        if event.id == 1:  # held: an id below the failing one stays in flight
+            wait_until(lambda: len(h.got("other")) >= 20, WAIT, "other to go on")
+        if event.id == 2:
+            raise RuntimeError("first cannot take event 2")
+        h.calls.append(("first", event.id))
+
+    # Two workers: at most 8 chains accepted, so the loop waits for room and learns of
+    # the failure on event 2 in the middle of handing out a later event.
+    h.daemon([first, h.recorder("other")], h.config(workers=2), until_caught_up=True).run()
+    with h.state() as state:
+        rows = state.handlers()
+        assert (rows["first"].status, rows["first"].cursor) == (Status.FAILED, 1)
+        assert "first" not in state.done()
+        state.set_status("first", Status.ACTIVE)
+        state.commit()
+    h.calls.clear()
+    h.executor = "inline"
+    h.daemon([h.recorder("first"), h.recorder("other")], h.config(), until_caught_up=True).run()
+    assert h.got("first") == ids[1:]  # nothing it ran while paused counts as done

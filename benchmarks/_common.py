@@ -20,8 +20,13 @@ FIELDS = list(EVENT_FIELDS)
 
 def ensure_bench_handlers() -> None:
     """pip install the benchmark handler package (group ``evframe.bench_handlers``)."""
+    ensure_installed("evframe-bench-handlers", BENCH_DIST)
+
+
+def ensure_installed(name: str, source: Path) -> None:
+    """pip install the distribution ``name`` from ``source`` unless it is installed."""
     try:
-        importlib.metadata.distribution("evframe-bench-handlers")
+        importlib.metadata.distribution(name)
         return
     except importlib.metadata.PackageNotFoundError:
         pass
@@ -34,7 +39,7 @@ def ensure_bench_handlers() -> None:
             "-q",
             "--no-deps",
             "--no-build-isolation",
-            str(BENCH_DIST),
+            str(source),
         ],
         check=True,
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from pathlib import Path
@@ -138,3 +139,39 @@ def test_a_broker_outage_of_20_seconds_loses_nothing(
     assert proc.log_lines(r"celery executor: .*retrying until the broker answers")
     with State.open(tmp_path / "state.db", sandbox.url, lock=False, create=False) as state:
         assert {r.cursor for r in state.handlers().values()} == {every[-1]}
+
+
+def test_a_worker_refuses_a_chain_for_other_handler_versions(
+    procs: Procs, sandbox: SandboxProc, tmp_path: Path, parallel_dist: None
+) -> None:
+    from evframe.config import load_config
+    from evframe.daemon.celeryworker import WorkerRuntime
+    from evframe.daemon.jobs import make_job
+    from evframe.daemon.remote import redis_client, refusal
+
+    redis = start_redis(procs, tmp_path)
+    out = tmp_path / "records.jsonl"
+    path = write_config(tmp_path, out=out, daemon={"executor": "celery", "broker": redis.url})
+    runtime = WorkerRuntime(load_config(path), sandbox.url)
+    assert runtime.versions["par_first"] == "evframe-test-parallel 1.0"
+    record = {"id": 7, "event_type": "Shotgun_Shot_Change", "entity": {"type": "Shot", "id": 1}}
+    job = make_job(
+        1, record, ["par_first"], ["Shot:1"], {}, {"par_first": "evframe-test-parallel 0.9"}
+    )
+    job["reply"] = "evframe:replies:test"
+    runtime.run(job)
+    reply = json.loads(redis_client(redis.url).lpop("evframe:replies:test"))
+    assert reply == {
+        "seq": 1,
+        "refused": "handler versions differ from the daemon's: par_first: daemon runs "
+        "evframe-test-parallel 0.9, this worker has evframe-test-parallel 1.0",
+    }
+    assert not out.exists()  # the handler never ran
+    job["versions"] = {"par_first": "evframe-test-parallel 1.0"}
+    runtime.run(job)
+    reply = json.loads(redis_client(redis.url).lpop("evframe:replies:test"))
+    assert [r["name"] for r in reply["outcome"]["results"]] == ["par_first"]
+    assert ids_of(out, "par_first") == [7]
+    assert refusal({"gone": "x 1"}, {}) == (
+        "handler versions differ from the daemon's: gone: daemon runs x 1, this worker has nothing"
+    )

@@ -3,7 +3,6 @@ for the ``evframe.parallel_handlers`` group, and the checks of what handlers rec
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from shotgun_api3 import shotgun
 
+from evframe.testing import order_violations as count_violations
 from support.e2e import SCRIPT, Procs, read_records
 
 PARALLEL_DIST = Path(__file__).resolve().parent.parent / "dists" / "evframe-test-parallel"
@@ -82,21 +82,10 @@ def final(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def order_violations(records: list[dict[str, Any]], *, by: str = "entity") -> int:
     """Pairs of events with the same key (``entity``, or ``global``: one key) whose
     chains overlapped or ran out of id order."""
-    spans: dict[tuple[str, int], tuple[int, int]] = {}
-    for r in final(records):
-        key = r["entity"] if by == "entity" else "global"
-        start, end = spans.get((key, r["event_id"]), (r["start"], r["end"]))
-        spans[(key, r["event_id"])] = (min(start, r["start"]), max(end, r["end"]))
-    violations = 0
-    by_key: dict[str, list[tuple[int, int, int]]] = {}
-    for (key, event_id), (start, end) in spans.items():
-        by_key.setdefault(key, []).append((event_id, start, end))
-    for runs in by_key.values():
-        runs.sort()
-        for (_a, _s, end), (_b, start, _e) in itertools.pairwise(runs):
-            if start < end:
-                violations += 1
-    return violations
+    return count_violations(
+        (r["entity"] if by == "entity" else "global", r["event_id"], r["start"], r["end"])
+        for r in final(records)
+    )
 
 
 def ids_of(path: Path, handler: str) -> list[int]:

@@ -100,6 +100,21 @@ def raw_read(url: str, total: int, batch: int = 500) -> float:
     return elapsed
 
 
+def serve_until_caught_up(config: Path, url: str, cwd: Path) -> str:
+    """Run ``evframe serve --until-caught-up`` on ``config``; its stderr (the log)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "evframe", "serve", "--config", str(config), "--until-caught-up"],
+        env=env_for(url),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"serve failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc.stderr
+
+
 def env_for(url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(EVFRAME_SITE_URL=url, EVFRAME_SCRIPT_NAME=SCRIPT, EVFRAME_API_KEY=KEY)

@@ -29,7 +29,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HERE, KEY, SCRIPT, SandboxProcess, ensure_installed, env_for
+from _common import (
+    HERE,
+    KEY,
+    SCRIPT,
+    SandboxProcess,
+    ensure_installed,
+    env_for,
+    serve_until_caught_up,
+)
 
 from evframe.sandbox import Sandbox
 from evframe.testing import order_violations, wait_until
@@ -110,24 +118,7 @@ def run(
     try:
         if executor == "celery":
             workers = start_workers(config, url, tmp)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "evframe",
-                "serve",
-                "--config",
-                str(config),
-                "--until-caught-up",
-            ],
-            env=env_for(url),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=tmp,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"{name}: serve failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        serve_until_caught_up(config, url, tmp)
     finally:
         for worker in workers:
             worker.kill()

@@ -23,6 +23,7 @@ from support.e2e import (
     installed_version,
     start_sandbox,
 )
+from support.parallel import PARALLEL_DIST
 
 # -- installing the test handler distributions ------------------------------------------
 
@@ -81,6 +82,12 @@ def writer(sandbox: SandboxProc) -> Iterator[Writer]:
     w.setup()
     yield w
     w.sg.close()
+
+
+@pytest.fixture(scope="session")
+def parallel_dist(e2e_build_root: Path) -> None:
+    """evframe-test-parallel (the handlers of the concurrent executors' tests), installed."""
+    install_distribution(PARALLEL_DIST, build_root=str(e2e_build_root))
 
 
 @pytest.fixture

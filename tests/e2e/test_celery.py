@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from evframe.state import State
-from evframe.testing import install_distribution, wait_until
+from evframe.testing import wait_until
 from support.celery import start_redis, start_worker
 from support.e2e import Procs, SandboxProc, read_records
 from support.parallel import (
-    PARALLEL_DIST,
+    cursors,
+    events_on,
     final,
     ids_of,
     order_violations,
@@ -28,11 +29,6 @@ pytestmark = pytest.mark.e2e
 HANDLERS = ("par_first", "par_second", "par_global", "par_trouble")
 
 
-@pytest.fixture(scope="session")
-def parallel_dist(tmp_path_factory: pytest.TempPathFactory) -> None:
-    install_distribution(PARALLEL_DIST, build_root=str(tmp_path_factory.mktemp("par-dist")))
-
-
 def all_done(out: Path, ids: list[int]) -> bool:
     return all(set(ids) <= set(ids_of(out, name)) for name in HANDLERS)
 
@@ -40,9 +36,7 @@ def all_done(out: Path, ids: list[int]) -> bool:
 def test_chains_run_on_workers_in_order_and_nothing_is_lost(
     procs: Procs, sandbox: SandboxProc, tmp_path: Path, parallel_dist: None
 ) -> None:
-    sg = sandbox.client()
-    ids = write_events(sg, shots=6, rounds=3)
-    sg.close()
+    ids = events_on(sandbox, shots=6, rounds=3)
     redis = start_redis(procs, tmp_path)
     out = tmp_path / "records.jsonl"
     config = write_config(
@@ -60,17 +54,14 @@ def test_chains_run_on_workers_in_order_and_nothing_is_lost(
     assert order_violations(records) == 0
     assert order_violations([r for r in records if r["handler"] == "par_global"], by="global") == 0
     assert {r["pid"] for r in final(records)} <= {w.pid for w in workers}
-    with State.open(tmp_path / "state.db", sandbox.url, lock=False, create=False) as state:
-        assert {r.cursor for r in state.handlers().values()} == {ids[-1]}
+    assert cursors(tmp_path, sandbox.url) == {ids[-1]}
 
 
 @pytest.mark.slow
 def test_a_worker_killed_while_it_runs_a_handler_loses_nothing(
     procs: Procs, sandbox: SandboxProc, tmp_path: Path, parallel_dist: None
 ) -> None:
-    sg = sandbox.client()
-    ids = write_events(sg, shots=4, rounds=2)
-    sg.close()
+    ids = events_on(sandbox, shots=4, rounds=2)
     victim_event = ids[5]
     redis = start_redis(procs, tmp_path)
     out = tmp_path / "records.jsonl"

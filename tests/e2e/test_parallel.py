@@ -8,33 +8,24 @@ from pathlib import Path
 import pytest
 
 from evframe.state import State
-from evframe.testing import install_distribution
 from support.e2e import Procs, SandboxProc, read_records
 from support.parallel import (
-    PARALLEL_DIST,
+    events_on,
     final,
     ids_of,
     order_violations,
     serve,
     write_config,
-    write_events,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="session")
-def parallel_dist(tmp_path_factory: pytest.TempPathFactory) -> None:
-    install_distribution(PARALLEL_DIST, build_root=str(tmp_path_factory.mktemp("par-dist")))
 
 
 @pytest.mark.parametrize("executor", ["threads", "processes"])
 def test_every_event_once_and_each_entity_in_order(
     executor: str, procs: Procs, sandbox: SandboxProc, tmp_path: Path, parallel_dist: None
 ) -> None:
-    sg = sandbox.client()
-    ids = write_events(sg, shots=6, rounds=4)
-    sg.close()
+    ids = events_on(sandbox, shots=6, rounds=4)
     out = tmp_path / "records.jsonl"
     config = write_config(
         tmp_path,
@@ -61,9 +52,7 @@ def test_every_event_once_and_each_entity_in_order(
 def test_a_crashing_or_hung_handler_cannot_take_the_daemon_down(
     procs: Procs, sandbox: SandboxProc, tmp_path: Path, parallel_dist: None
 ) -> None:
-    sg = sandbox.client()
-    ids = write_events(sg, shots=4, rounds=2)
-    sg.close()
+    ids = events_on(sandbox, shots=4, rounds=2)
     crash, hang = ids[3], ids[6]
     out = tmp_path / "records.jsonl"
     config = write_config(

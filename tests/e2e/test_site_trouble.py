@@ -43,6 +43,7 @@ def assert_exactly_once(
         assert ids == want[name], f"{name} did not get every event exactly once"
 
 
+@pytest.mark.slow
 def test_maintenance_and_dropped_connections_are_ridden_out(
     daemon: Daemon, sandbox: SandboxProc, writer: Writer
 ) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 from shotgun_api3 import shotgun
 
+from evframe.state import State
 from evframe.testing import order_violations as count_violations
-from support.e2e import SCRIPT, Procs, read_records
+from support.e2e import SCRIPT, Procs, SandboxProc, read_records
 
 PARALLEL_DIST = Path(__file__).resolve().parent.parent / "dists" / "evframe-test-parallel"
 PARALLEL_GROUP = "evframe.parallel_handlers"
@@ -27,6 +28,21 @@ def write_events(sg: shotgun.Shotgun, shots: int, rounds: int) -> list[int]:
             sg.update("Shot", shot["id"], {"description": f"take {r}"})
     rows = sg.find("EventLogEntry", [], ["id"], order=[{"field_name": "id", "direction": "asc"}])
     return [int(row["id"]) for row in rows]
+
+
+def events_on(sandbox: SandboxProc, shots: int, rounds: int) -> list[int]:
+    """:func:`write_events` through a client of its own."""
+    sg = sandbox.client()
+    try:
+        return write_events(sg, shots, rounds)
+    finally:
+        sg.close()
+
+
+def cursors(tmp_path: Path, url: str) -> set[int]:
+    """The handler cursors committed in the state file of a :func:`write_config` set-up."""
+    with State.open(tmp_path / "state.db", url, lock=False, create=False) as state:
+        return {r.cursor for r in state.handlers().values()}
 
 
 def toml(value: Any) -> str:

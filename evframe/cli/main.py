@@ -31,7 +31,8 @@ def main() -> None:
     Handlers are functions in pip-installed packages, found through the
     entry-point group "evframe.handlers". `evframe serve` polls the site's event
     log and feeds every event to them; `evframe check` validates config and
-    handlers; `evframe sandbox` runs a local site for trying things offline.
+    handlers; `evframe sandbox` runs a local site for trying things offline;
+    `evframe worker` runs handler chains for a daemon with executor = "celery".
 
     Exit codes: 0 ok, 1 error, 2 bad usage, 3 config error, 4 state file
     unusable, 5 state file in use by another daemon, 6 invalid handler set.

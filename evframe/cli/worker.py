@@ -53,7 +53,9 @@ def worker_command(
     config = get_config(config_path)
     if not config.daemon.broker:
         raise CliError(
-            "daemon.broker is not set: give the Redis URL of the broker (redis://...)", 3
+            "daemon.broker: not set: give the Redis URL of the broker (redis://...) or set "
+            "EVFRAME_BROKER_URL",
+            3,
         )
     setup_logging(config, verbose)
     from evframe.daemon.celeryworker import run_worker

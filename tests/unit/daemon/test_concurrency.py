@@ -303,3 +303,12 @@ def test_a_pause_seen_while_waiting_for_room_keeps_the_paused_group_off_later_ev
     h.executor = "inline"
     h.daemon([h.recorder("first"), h.recorder("other")], h.config(), until_caught_up=True).run()
     assert h.got("first") == ids[1:]  # nothing it ran while paused counts as done
+
+
+@pytest.mark.inline_only
+def test_celery_without_a_broker_is_a_config_error_naming_the_key(h):
+    from evframe.config import ConfigError
+
+    daemon = h.daemon([h.recorder("rec")], h.config(executor="celery"))
+    with pytest.raises(ConfigError, match=r"^daemon\.broker: required with executor = \"celery\""):
+        daemon.run()

@@ -23,8 +23,13 @@ FIELDS = list(EVENT_FIELDS)
 
 def ensure_bench_handlers() -> None:
     """pip install the benchmark handler package (group ``evframe.bench_handlers``)."""
+    ensure_installed("evframe-bench-handlers", BENCH_DIST)
+
+
+def ensure_installed(name: str, source: Path) -> None:
+    """pip install the distribution ``name`` from ``source`` unless it is installed."""
     try:
-        importlib.metadata.distribution("evframe-bench-handlers")
+        importlib.metadata.distribution(name)
         return
     except importlib.metadata.PackageNotFoundError:
         pass
@@ -37,7 +42,7 @@ def ensure_bench_handlers() -> None:
             "-q",
             "--no-deps",
             "--no-build-isolation",
-            str(BENCH_DIST),
+            str(source),
         ],
         check=True,
     )
@@ -98,6 +103,21 @@ def raw_read(url: str, total: int, batch: int = 500) -> float:
     if seen != total:
         raise RuntimeError(f"raw read saw {seen} events, expected {total}")
     return elapsed
+
+
+def serve_until_caught_up(config: Path, url: str, cwd: Path) -> str:
+    """Run ``evframe serve --until-caught-up`` on ``config``; its stderr (the log)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "evframe", "serve", "--config", str(config), "--until-caught-up"],
+        env=env_for(url),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"serve failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc.stderr
 
 
 def env_for(url: str) -> dict[str, str]:

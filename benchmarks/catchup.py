@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,8 +27,8 @@ from _common import (
     WRITER_KEY,
     SandboxProcess,
     ensure_bench_handlers,
-    env_for,
     raw_read,
+    serve_until_caught_up,
 )
 
 from evframe.sandbox import Sandbox
@@ -47,19 +46,10 @@ def serve_once(url: str, tmp: Path, run: int, total: int) -> float:
         "batch_size = 500\n"
         "reload_interval = 0\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "evframe", "serve", "--config", str(config), "--until-caught-up"],
-        env=env_for(url),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"serve failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    match = SUMMARY.search(proc.stderr)
+    stderr = serve_until_caught_up(config, url, tmp)
+    match = SUMMARY.search(stderr)
     if not match or int(match.group(1)) != total:
-        raise RuntimeError(f"serve did not read {total} events:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"serve did not read {total} events:\n{stderr[-3000:]}")
     return float(match.group(2))
 
 

@@ -27,6 +27,7 @@ from evframe.handler import Policy as Policy
 from evframe.handler import RetryPolicy as RetryPolicy
 from evframe.handler import Status as Status
 from evframe.handler import on_error as on_error
+from evframe.handler import order as order
 from evframe.handler import own_writes as own_writes
 from evframe.handler import required_by as required_by
 from evframe.handler import requires as requires
@@ -66,6 +67,7 @@ __all__ = [
     "UnknownRequirementError",
     "__version__",
     "on_error",
+    "order",
     "own_writes",
     "required_by",
     "requires",

@@ -238,6 +238,8 @@ class Number(Kind):
         raise Mismatch("a number" + (" " + " and ".join(bounds) if bounds else "") + " (seconds)")
 
     def absent(self, default: Any, at: Place) -> Any:
+        if default is None:  # an optional number (a handler's timeout)
+            return None
         ge, le = self._bound(self.ge, at.values), self._bound(self.le, at.values)
         value = float(default)
         value = min(value, le) if le is not None else value

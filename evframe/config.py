@@ -203,6 +203,12 @@ class HandlerConfig:
         "Give `ctx.sg` the event's `session_uuid`, so the changes the handler makes show live "
         "in the browser session of the user who caused the event.",
     )  # fmt: skip
+    order: str | None = key(
+        Choice("entity", "global"), None,
+        "`global`: every event the handler (or its group) wants runs in id order, one at a "
+        "time, whatever the executor. `entity`: events of one entity run in id order.",
+        default_doc='the handler\'s own `@order`, else `"entity"`',
+    )  # fmt: skip
     alert_to: tuple[str, ...] = key(
         Strings("address"), (),
         "Alert mail about this handler goes to these addresses instead of `[logging.email] "
@@ -212,8 +218,10 @@ class HandlerConfig:
     timeout: float = key(
         Number(ge=0), 300.0,
         "Time budget in seconds for one call of the handler. Past it, the handler is reported "
-        "with its stack at ERROR; the default executor cannot stop it (see the daemon docs). "
-        "`0`: no budget.",
+        "with its stack at ERROR; with `executor = \"processes\"` its worker process is "
+        "killed and the handler counts as failed; the inline and threads executors cannot "
+        "stop it (see the daemon docs). `0`: no budget (`daemon.chain_timeout` then bounds a "
+        "worker process).",
     )  # fmt: skip
     own_writes: bool | None = key(
         Flag(), None,
@@ -286,6 +294,24 @@ class DaemonConfig:
         Integer(lo=1), 1000,
         "How many follow-up events one root event may spawn; more is an error (it catches "
         "loops).",
+    )  # fmt: skip
+    executor: str = key(
+        Choice("inline", "threads", "processes", "celery"), "inline",
+        "Where handler chains run: in the daemon's thread, in `workers` threads, in "
+        "`workers` processes, or on Celery workers (`evframe worker`). See scaling.md.",
+    )  # fmt: skip
+    workers: int = key(
+        Integer(1, 256), 4, "Threads or processes running chains at once (Celery: in flight)."
+    )
+    broker: str | None = key(
+        Url("redis://", "rediss://"), None,
+        "Redis URL of the Celery broker (`executor = \"celery\"`).",
+        env="EVFRAME_BROKER_URL",
+    )  # fmt: skip
+    chain_timeout: float = key(
+        Number(gt=0), 600.0,
+        "Seconds a chain may run before it counts as lost: a worker process is killed, a "
+        "Celery task is sent again.",
     )  # fmt: skip
 
 

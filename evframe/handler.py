@@ -27,6 +27,7 @@ __all__ = [
     "Status",
     "get_spec",
     "on_error",
+    "order",
     "own_writes",
     "required_by",
     "requires",
@@ -122,6 +123,7 @@ class HandlerSpec:
     follows: set[str] = field(default_factory=set)
     linked: set[str] = field(default_factory=set)
     own_writes: bool | None = None
+    order: str | None = None
 
     def wants_event(self, event: Event) -> bool:
         """No ``@want`` means every event; several are alternatives."""
@@ -241,6 +243,27 @@ def own_writes(receive: bool = True) -> Callable[[F], F]:
 
     def mark(func: F) -> F:
         get_spec(func, create=True).own_writes = receive
+        return func
+
+    return mark
+
+
+ORDERS = ("entity", "global")
+
+
+def order(kind: str) -> Callable[[F], F]:
+    """How strictly the daemon orders the events the decorated handler wants.
+
+    ``"entity"`` (the default): events of one entity run one after another, in id
+    order; events of different entities may run at the same time.  ``"global"``:
+    every event it wants runs in id order, one at a time.  The ``order`` key of
+    the handler's config section overrides it.
+    """
+    if kind not in ORDERS:
+        raise TypeError(f"@order() takes one of {', '.join(ORDERS)}, got {kind!r}")
+
+    def mark(func: F) -> F:
+        get_spec(func, create=True).order = kind
         return func
 
     return mark

@@ -318,6 +318,7 @@ class Processor:
         retry: Mapping[str, RetryPolicy] | None = None,
         stop: threading.Event | None = None,
         hooks: RunHooks | None = None,
+        on_call: Callable[[str], object] | None = None,
     ) -> Report:
         """Process ``event`` in isolating mode and report each handler's outcome.
 
@@ -335,6 +336,8 @@ class Processor:
 
         ``hooks`` hear of each call; an error they call site trouble is not the
         handler's: once they have waited, the handler is called again (no attempt used).
+        ``on_call(name)`` is called right before each handler call (a worker
+        process reports it, so a hung handler is the one blamed).
         """
         graph = self.finalize()
         report = Report(event)
@@ -363,6 +366,8 @@ class Processor:
                             break
                         if hooks is not None:
                             hooks.begin(name, ev)
+                        if on_call is not None:
+                            on_call(name)
                         returned = func(ctx, ev)
                         if returned is not None:
                             spawned = self._enqueue(queue, returned, name, spawned)

@@ -40,9 +40,20 @@ __all__ = [
     "id_ranges",
 ]
 
+# 2: why a handler is held (quarantined, disabled in config), and the done table
+#    (events done above a handler's cursor, under concurrent executors).
 SCHEMA_VERSION = 2
 
-_SCHEMA = """
+_DONE = """
+CREATE TABLE IF NOT EXISTS done (
+    handler TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    PRIMARY KEY (handler, event_id)
+) WITHOUT ROWID;
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS handlers (
     name TEXT PRIMARY KEY,
@@ -67,16 +78,19 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_handler ON dead_letters (handler, event_id);
 """
+    + _DONE
+)
 
 # What brings a file written with schema N-1 to schema N.  Each step only adds, so
 # a file is migrated in place, in one transaction, when a daemon opens it.
 _MIGRATIONS: dict[int, str] = {
     # Why the daemon holds a handler whatever its status: quarantined (the reason)
-    # or disabled in the config.
+    # or disabled in the config; and the events done above a handler's cursor.
     2: """
 ALTER TABLE handlers ADD COLUMN quarantined TEXT;
 ALTER TABLE handlers ADD COLUMN config_disabled INTEGER NOT NULL DEFAULT 0;
-""",
+"""
+    + _DONE,
 }
 
 
@@ -486,6 +500,26 @@ class State:
     def set_fingerprint(self, name: str, fingerprint: str) -> None:
         """Remember which code version of the handler last ran."""
         self._write("UPDATE handlers SET fingerprint = ? WHERE name = ?", (fingerprint, name))
+
+    # -- events done above a handler's cursor ----------------------------
+
+    def done(self) -> dict[str, set[int]]:
+        """Per handler, the event ids done above its cursor (concurrent executors
+        finish events out of order)."""
+        out: dict[str, set[int]] = {}
+        if self.schema < 2:  # an older file read by a tool: it has no done table
+            return out
+        for name, event_id in self._conn.execute("SELECT handler, event_id FROM done"):
+            out.setdefault(name, set()).add(event_id)
+        return out
+
+    def set_done(self, name: str, ids: Iterable[int]) -> None:
+        """Replace the ids done above ``name``'s cursor."""
+        with self._batch() as conn:
+            conn.execute("DELETE FROM done WHERE handler = ?", (name,))
+            conn.executemany(
+                "INSERT INTO done (handler, event_id) VALUES (?, ?)", [(name, i) for i in ids]
+            )
 
     # -- pending ids --------------------------------------------------
 

@@ -50,6 +50,7 @@ __all__ = [
     "make_record",
     "multi_entity_event",
     "new_event",
+    "order_violations",
     "retirement_event",
     "revival_event",
     "run_handler",
@@ -340,3 +341,23 @@ def wait_until(
             extra = f"\n{detail()}" if detail is not None else ""
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{extra}")
         time.sleep(min(interval, remaining))
+
+
+def order_violations(runs: Iterable[tuple[Any, int, int, int]]) -> int:
+    """Out-of-order pairs among handler calls ``(key, event id, start, end)``: two
+    events with the same key (an entity, or one key for a global order) whose calls
+    overlapped or ran against id order.  The calls of one event (its chain) count as
+    one span from the first start to the last end."""
+    spans: dict[tuple[Any, int], tuple[int, int]] = {}
+    for key, event_id, start, end in runs:
+        first, last = spans.get((key, event_id), (start, end))
+        spans[(key, event_id)] = (min(first, start), max(last, end))
+    by_key: dict[Any, list[tuple[int, int, int]]] = {}
+    for (key, event_id), (start, end) in spans.items():
+        by_key.setdefault(key, []).append((event_id, start, end))
+    violations = 0
+    for chains in by_key.values():
+        chains.sort()
+        for (_a, _s, end), (_b, start, _e) in itertools.pairwise(chains):
+            violations += start < end
+    return violations

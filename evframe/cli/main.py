@@ -17,6 +17,7 @@ from evframe.cli.replay import replay_command
 from evframe.cli.serve import serve_command
 from evframe.cli.state import state_command
 from evframe.cli.status import status_command
+from evframe.cli.worker import worker_command
 from evframe.sandbox.cli import sandbox_command
 
 __all__ = ["main"]
@@ -32,7 +33,8 @@ def main() -> None:
     entry-point group "evframe.handlers". `evframe serve` polls the site's event
     log and feeds every event to them; `evframe check` validates config and
     handlers; `evframe status` tells whether the daemon runs and is healthy;
-    `evframe sandbox` runs a local site for trying things offline.
+    `evframe sandbox` runs a local site for trying things offline; `evframe
+    worker` runs handler chains for a daemon with executor = "celery".
 
     Exit codes: 0 ok, 1 error, 2 bad usage, 3 config error, 4 state file
     unusable, 5 state file in use by another daemon, 6 invalid handler set.
@@ -49,5 +51,6 @@ for _name, _command in (
     ("status", status_command),
     ("replay", replay_command),
     ("migrate", migrate),
+    ("worker", worker_command),
 ):
     main.add_command(_command, name=_name)

@@ -5,7 +5,10 @@
 - :mod:`~evframe.daemon.roster`: the handler table and the rule "who gets event N";
 - :mod:`~evframe.daemon.gaps`: ids not visible yet;
 - :mod:`~evframe.daemon.reload`: noticing and checking new handler code;
-- :mod:`~evframe.daemon.executor`: running one event's handler chain;
+- :mod:`~evframe.daemon.executor`: running one event's handler chain (inline, threads;
+  :mod:`~evframe.daemon.procpool` worker processes, :mod:`~evframe.daemon.remote` Celery);
+- :mod:`~evframe.daemon.flight`, :mod:`~evframe.daemon.ledger`, :mod:`~evframe.daemon.jobs`:
+  chains in flight, their order keys, cursors as low watermarks;
 - :mod:`~evframe.daemon.clock`: time, handed in so tests can move it.
 """
 

@@ -21,9 +21,11 @@ from evframe.config import Config
 from evframe.daemon.clock import Clock, SystemClock
 from evframe.daemon.credentials import CredentialsWatch
 from evframe.daemon.executor import Executor, InlineExecutor
+from evframe.daemon.flight import Flight, open_flight
 from evframe.daemon.gaps import Gaps
 from evframe.daemon.hints import Hints
 from evframe.daemon.holds import record_holds, refuse_unknown_names, serving_names
+from evframe.daemon.ledger import Ledger
 from evframe.daemon.observe import Observer
 from evframe.daemon.ownwrites import OwnWrites
 from evframe.daemon.pacing import Pacing
@@ -118,6 +120,8 @@ class Daemon:
         self._fingerprints, self._validate = watching(config, fingerprints, validate)
         self.started = threading.Event()
         self.state: State | None = None
+        self.flight: Flight | None = None  # chains in flight on a concurrent executor
+        self.ledger = Ledger()
         self.read_cursor = 0
         self.events_read = 0
         self.events_dispatched = 0
@@ -181,6 +185,9 @@ class Daemon:
             result = RunResult.STOPPED
         finally:
             try:
+                if self.flight is not None:
+                    self.flight.drain()
+                    self.flight.close()
                 self._commit()
                 self.observe.stopped()
                 self.state.close()
@@ -303,6 +310,19 @@ class Daemon:
             watch=self.watch,
         )
         self.watch.start()
+        self.ledger = Ledger(self.state.done())
+        self.roster.floor = self.ledger.watermark
+        self.flight = open_flight(
+            self.config,
+            processor,
+            self._stopping,
+            roster=self.roster,
+            ledger=self.ledger,
+            gaps=self.gaps,
+            url=self.url,
+            shared=self._processor is not None,
+            on_report=self.observe.dispatched,
+        )
         self.reloader = Reloader(
             group,
             self.clock,
@@ -369,11 +389,16 @@ class Daemon:
             roster.advance(who, prev)
         return done
 
-    def _dispatch(self, record: dict[str, Any], who: frozenset[str]) -> bool:
-        """Run one event's chain; False if a stop interrupted it."""
+    def _dispatch(self, record: dict[str, Any], who: frozenset[str], late: bool = False) -> bool:
+        """Run one event's chain (or hand it to the flight); False if a stop interrupted it."""
         who = self.own_writes.exclude(record, who)
         if not who:
             return True
+        if self.ledger.done:  # done before a restart, out of order: not again
+            who = self.ledger.already_done(int(record["id"]), who)
+        if self.flight is not None:
+            self.events_dispatched += 1
+            return self.flight.submit(record, who, late=late) if who else True
         report = self.executor.run(ShotgunEvent(record), who, self.roster.retry)
         self.events_dispatched += 1
         self.observe.dispatched(record, who, report)
@@ -402,7 +427,7 @@ class Daemon:
                 log.info(
                     "late event %d arrived; delivering it to %d handler(s)", event_id, len(who)
                 )
-                if who and not self._dispatch(record, who):
+                if who and not self._dispatch(record, who, late=True):
                     return
                 gaps.resolve([event_id])
 
@@ -437,7 +462,10 @@ class Daemon:
             self._committed_read = self.read_cursor
         roster = getattr(self, "roster", None)
         if roster is not None:
+            if self.flight is not None:
+                self.flight.collect()
             roster.flush(state)
+            self.ledger.flush(state, roster.members)
             self.gaps.flush(state)
         # An idle daemon writes nothing: commit() is a no-op without pending writes.
         state.commit()

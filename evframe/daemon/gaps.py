@@ -33,6 +33,8 @@ class Gaps:
         self.pending = dict(pending)
         self._added: dict[int, float] = {}
         self._removed: set[int] = set()
+        # Resolved ids whose chain still runs: they leave the state file once it is done.
+        self._held: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.pending)
@@ -87,11 +89,20 @@ class Gaps:
                 self._added.pop(i, None)
                 self._removed.add(i)
 
+    def hold(self, event_id: int) -> None:
+        """Keep ``event_id`` in the state file until :meth:`release` (its chain runs)."""
+        self._held.add(event_id)
+
+    def release(self, event_id: int) -> None:
+        """``event_id``'s chain is done: it may leave the state file."""
+        self._held.discard(event_id)
+
     def flush(self, state: State) -> None:
         """Write what changed to the state file (in its open transaction)."""
-        if self._removed:
-            state.remove_pending(sorted(self._removed))
-            self._removed.clear()
+        removed = self._removed - self._held if self._held else self._removed
+        if removed:
+            state.remove_pending(sorted(removed))
+            self._removed.difference_update(removed)
         by_deadline: dict[float, list[int]] = {}
         for i, deadline in self._added.items():
             by_deadline.setdefault(deadline, []).append(i)

@@ -13,7 +13,7 @@ reads comes from its requirements, so a group is paused together (``on_error =
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +90,9 @@ class Roster:
         self._fingerprints: dict[str, str] = {}
         self._dead: list[tuple[str, int, Any, str, int]] = []
         self._written: dict[str, int] = {}
+        # The cursor the state file keeps for a handler, given the in-memory one: a
+        # concurrent executor keeps it below the events still in flight (see ledger).
+        self.floor: Callable[[str, int], int] = lambda _name, cursor: cursor
 
     # -- the one rule ----------------------------------------------------
 
@@ -245,8 +248,9 @@ class Roster:
 
     # -- outcomes ------------------------------------------------------------
 
-    def settle(self, record: Mapping[str, Any], report: Report) -> None:
-        """Apply each handler's failure policy to what went wrong with one event."""
+    def settle(self, record: Mapping[str, Any], report: Report) -> set[str]:
+        """Apply each handler's failure policy to what went wrong with one event;
+        returns the handlers it paused."""
         event_id = int(record["id"])
         paused: set[str] = set()
         for failure in report.failures:
@@ -291,6 +295,7 @@ class Roster:
                 self._dead.append(
                     (result.name, event_id, dict(record), f"skipped: {result.reason}", 0)
                 )
+        return paused
 
     # -- writing -------------------------------------------------------------
 
@@ -302,20 +307,21 @@ class Roster:
         for name, fingerprint in self._fingerprints.items():
             state.set_fingerprint(name, fingerprint)
         self._fingerprints.clear()
+        floor = self.floor
         for name, (status, error, event_id) in self._statuses.items():
-            state.set_status(
-                name, status, error=error, event_id=event_id, cursor=self.members[name].cursor
-            )
-            self._written[name] = self.members[name].cursor
+            cursor = floor(name, self.members[name].cursor)
+            state.set_status(name, status, error=error, event_id=event_id, cursor=cursor)
+            self._written[name] = cursor
         self._statuses.clear()
         for dead in self._dead:
             state.add_dead_letter(*dead)
         self._dead.clear()
         by_cursor: dict[int, list[str]] = {}
         for name, m in self.members.items():
-            if self._written.get(name) != m.cursor:
-                by_cursor.setdefault(m.cursor, []).append(name)
-                self._written[name] = m.cursor
+            cursor = floor(name, m.cursor)
+            if self._written.get(name) != cursor:
+                by_cursor.setdefault(cursor, []).append(name)
+                self._written[name] = cursor
         for cursor, names in by_cursor.items():
             state.set_cursor(names, cursor)
 

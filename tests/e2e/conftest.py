@@ -23,6 +23,7 @@ from support.e2e import (
     installed_version,
     start_sandbox,
 )
+from support.parallel import PARALLEL_DIST
 
 # -- installing the test handler distributions ------------------------------------------
 
@@ -60,9 +61,19 @@ def sandbox(procs: Procs, tmp_path: Path) -> SandboxProc:
     return start_sandbox(procs, tmp_path / "site.db")
 
 
-@pytest.fixture
-def daemon(procs: Procs, tmp_path: Path, sandbox: SandboxProc, e2e_dists: None) -> Daemon:
-    return Daemon.in_dir(procs, tmp_path, sandbox.url, sandbox)
+@pytest.fixture(params=["inline", "threads"])
+def daemon(
+    procs: Procs,
+    tmp_path: Path,
+    sandbox: SandboxProc,
+    e2e_dists: None,
+    request: pytest.FixtureRequest,
+) -> Daemon:
+    """A daemon set-up for each executor: every e2e suite runs inline and on threads."""
+    d = Daemon.in_dir(procs, tmp_path, sandbox.url, sandbox)
+    if request.param != "inline":
+        d.daemon_options["executor"] = request.param
+    return d
 
 
 @pytest.fixture
@@ -71,6 +82,12 @@ def writer(sandbox: SandboxProc) -> Iterator[Writer]:
     w.setup()
     yield w
     w.sg.close()
+
+
+@pytest.fixture(scope="session")
+def parallel_dist(e2e_build_root: Path) -> None:
+    """evframe-test-parallel (the handlers of the concurrent executors' tests), installed."""
+    install_distribution(PARALLEL_DIST, build_root=str(e2e_build_root))
 
 
 @pytest.fixture

@@ -14,8 +14,10 @@ from support.e2e import (
     Daemon,
     SandboxProc,
     Writer,
+    concurrent,
     expected_ids,
     ids_by_handler,
+    in_id_order,
     installed_version,
     pip_install,
     read_records,
@@ -62,7 +64,12 @@ def test_crashing_handler_pauses_its_group_until_upgraded(
     )
     got = ids_by_handler(read_records(daemon.records))
     before = [e["id"] for e in events if e["id"] < failing]
-    assert got["flaky_after"] == before, "flaky_after is paused at the failing event"
+    ran = got["flaky_after"]
+    if concurrent(daemon):
+        # Later events of other entities may have run before the pause was known:
+        # they are not done for the group (it runs them again when it resumes).
+        ran = in_id_order(daemon, [i for i in ran if i < failing], events)
+    assert ran == before, "flaky_after is paused at the failing event"
     _, rows = daemon.read_state()
     for name in ("flaky", "flaky_after"):
         assert rows[name].status == "failed", name
@@ -103,8 +110,13 @@ def test_crashing_handler_pauses_its_group_until_upgraded(
     records = read_records(daemon.records)
     got = ids_by_handler(records)
     # Every event exactly once, in order: before the failure by 1.0, from it on by 2.0.
-    assert got["flaky_after"] == every
-    assert got["flaky"] == shots
+    if concurrent(daemon):
+        # Events of other entities that ran before the pause was known run again.
+        assert set(got["flaky_after"]) == set(every)
+        assert set(got["flaky"]) == set(shots)
+    else:
+        assert got["flaky_after"] == every
+        assert got["flaky"] == shots
     versions = {r["event_id"]: r["version"] for r in records if r["handler"] == "flaky_after"}
     assert {versions[i] for i in every if i < failing} == {"1.0"}
     assert {versions[i] for i in every if i >= failing} == {"2.0"}

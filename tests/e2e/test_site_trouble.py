@@ -12,8 +12,10 @@ from support.e2e import (
     Proc,
     SandboxProc,
     Writer,
+    concurrent,
     expected_ids,
     ids_by_handler,
+    in_id_order,
     read_records,
     wait_delivered,
 )
@@ -32,14 +34,16 @@ def assert_exactly_once(
     daemon: Daemon, sandbox: SandboxProc, proc: Proc, timeout: float, *, ordered: bool = True
 ) -> None:
     """Wait until every event reached its handlers, then check each got it once (in order)."""
-    want = expected_ids(sandbox.events())
+    events = sandbox.events()
+    want = expected_ids(events)
     wait_delivered(daemon.records, want, timeout, proc)
     got = ids_by_handler(read_records(daemon.records))
     for name in RECORDERS:
-        ids = got[name] if ordered else sorted(got[name])
+        ids = in_id_order(daemon, got[name], events) if ordered else sorted(got[name])
         assert ids == want[name], f"{name} did not get every event exactly once"
 
 
+@pytest.mark.slow
 def test_maintenance_and_dropped_connections_are_ridden_out(
     daemon: Daemon, sandbox: SandboxProc, writer: Writer
 ) -> None:
@@ -117,7 +121,8 @@ def test_late_visible_ids_are_delivered_once_after_they_appear(
     records = read_records(daemon.records)
     position = {(r["handler"], r["event_id"]): i for i, r in enumerate(records)}
     for i in hidden:
-        assert position[("rec_all", i)] > position[("rec_all", later[-1])], i
+        if not concurrent(daemon):  # else only events of one entity keep their order
+            assert position[("rec_all", i)] > position[("rec_all", later[-1])], i
         assert position[("rec_after", i)] > position[("rec_all", i)], i
         assert proc.log_lines(rf"late event {i} arrived"), proc.tail()
     with State.open(daemon.state, daemon.url, lock=False, create=False) as state:

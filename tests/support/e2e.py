@@ -341,6 +341,31 @@ def expected_ids(events: list[dict[str, Any]], after: int = 0) -> dict[str, list
     return {"rec_all": everything, "rec_after": everything, "rec_task_status": status}
 
 
+def concurrent(daemon: Daemon) -> bool:
+    """Whether the daemon runs chains concurrently (only each entity keeps id order)."""
+    return str(daemon.daemon_options.get("executor", "inline")) != "inline"
+
+
+def in_id_order(daemon: Daemon, ids: list[int], events: list[dict[str, Any]]) -> list[int]:
+    """``ids`` as a handler recorded them, to compare with ids in event order.
+
+    Inline, they are returned as they are.  With a concurrent executor only the
+    events of one entity keep their order: that is checked, and the ids sorted.
+    """
+    if not concurrent(daemon):
+        return ids
+    key = {
+        e["id"]: (e["entity"]["type"], e["entity"]["id"]) if e.get("entity") else e["event_type"]
+        for e in events
+    }
+    per: dict[Any, list[int]] = {}
+    for i in ids:
+        per.setdefault(key.get(i), []).append(i)
+    for entity, seq in per.items():
+        assert seq == sorted(seq), f"events of {entity} ran out of id order: {seq}"
+    return sorted(ids)
+
+
 def has_all(path: Path, want: dict[str, list[int]]) -> bool:
     got = ids_by_handler(read_records(path))
     return all(set(ids) <= set(got.get(name, ())) for name, ids in want.items())

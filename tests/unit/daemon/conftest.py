@@ -33,6 +33,7 @@ class Harness:
     next_id: int = 1
     validations: list[Validation] = field(default_factory=list)
     installed: dict[str, str] = field(default_factory=dict)
+    executor: str = "inline"
 
     @property
     def state_path(self) -> Path:
@@ -85,6 +86,7 @@ class Harness:
             "active_poll_interval": 0.05,
             "reload_interval": 0,
             "batch_size": 500,
+            "executor": self.executor,
             **daemon,
         }
         return Config(
@@ -131,6 +133,17 @@ class Harness:
         return [first, second, other]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Every in-memory daemon test runs inline and on threads, except those marked
+    # inline_only: they pin down when a change made from inside a handler is seen,
+    # which a concurrent executor leaves open (chains handed out already may run).
+    if "h" in metafunc.fixturenames:
+        inline_only = metafunc.definition.get_closest_marker("inline_only") is not None
+        kinds = ["inline"] if inline_only else ["inline", "threads"]
+        metafunc.parametrize("h", kinds, indirect=True)
+
+
 @pytest.fixture
-def h(tmp_path: Path) -> Harness:
-    return Harness(tmp_path)
+def h(tmp_path: Path, request: pytest.FixtureRequest) -> Harness:
+    """A harness for the executor of the test's parameter."""
+    return Harness(tmp_path, executor=getattr(request, "param", "inline"))

@@ -143,6 +143,7 @@ def test_a_disabled_handler_gets_nothing_and_keeps_its_cursor(h):
         assert state.handlers()["other"].cursor == 0
 
 
+@pytest.mark.inline_only
 def test_operator_disable_and_resume_reach_a_running_daemon(h):
     h.add(2)
     holder = {}

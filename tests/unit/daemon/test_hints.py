@@ -127,6 +127,7 @@ def test_an_announced_id_that_never_shows_is_not_waited_for_long(h, clock):
     assert clock.waits[-1] == 10.0
 
 
+@pytest.mark.inline_only  # it pins when the late id's chain has run
 def test_an_announced_pending_id_is_fetched_at_once(h, clock):
     def gap(daemon):
         h.add(1, hidden=True)  # id 2, visible late

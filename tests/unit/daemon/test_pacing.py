@@ -91,6 +91,7 @@ def test_an_idle_daemon_makes_at_most_one_request_a_second(h: Any) -> None:
     assert all(b - a == pytest.approx(1.0) for a, b in itertools.pairwise(polls))
 
 
+@pytest.mark.inline_only  # it pins when each handler call happens
 def test_the_first_write_after_idle_waits_one_idle_poll_the_rest_are_fast(h: Any) -> None:
     daemon = h.daemon(h.chain(), h.config(poll_interval=1.0, active_poll_interval=0.05))
     # Idle for a minute, then a burst: a write every 0.3 s for 3 s; then quiet again.

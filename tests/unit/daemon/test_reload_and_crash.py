@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from evframe.daemon import RunResult
 from evframe.discovery import Validation
 from evframe.state import State
@@ -78,6 +80,7 @@ def test_restarted_daemon_says_the_set_was_reloaded(h, caplog):
     assert "handler set reloaded: 3 handler(s)" in caplog.text
 
 
+@pytest.mark.inline_only
 def test_a_crash_replays_at_most_what_was_not_committed(h, monkeypatch):
     ids = h.add(23)
     crashed = []

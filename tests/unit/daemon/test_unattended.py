@@ -52,6 +52,7 @@ def test_which_errors_are_the_sites() -> None:
     assert not is_site_trouble(ConnectionError("not from shotgun_api3"))
 
 
+@pytest.mark.inline_only  # the site wait and the watchdog hook the inline executor
 def test_site_trouble_in_a_handlers_request_reruns_it_and_pauses_nothing(h: Any) -> None:
     blips: dict[int, int] = {}
 
@@ -91,6 +92,7 @@ def test_the_handlers_own_errors_still_count_against_its_policy(h: Any) -> None:
         assert state.handlers()["careless"].status == Status.FAILED
 
 
+@pytest.mark.inline_only  # the site wait and the watchdog hook the inline executor
 def test_a_stop_during_a_site_wait_leaves_the_event_undone(h: Any) -> None:
     def talker(ctx: Any, event: Any) -> None:
         if event.id == 2:
@@ -164,6 +166,7 @@ def test_own_writes_takes_a_bool() -> None:
 # -- time budgets and stopping past a stuck handler ---------------------------------------
 
 
+@pytest.mark.inline_only  # the site wait and the watchdog hook the inline executor
 def test_a_stuck_handler_is_reported_with_its_stack_and_abandoned_at_a_stop(
     h: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

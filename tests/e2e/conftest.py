@@ -101,3 +101,19 @@ def restore_flaky(e2e_dists: None, e2e_build_root: Path) -> Iterator[None]:
 def offline_daemon(procs: Procs, tmp_path: Path, e2e_dists: None) -> Daemon:
     """A daemon set-up whose site does not answer (for errors found before any request)."""
     return Daemon.in_dir(procs, tmp_path, "http://127.0.0.1:9", None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Suites marked ``inline_only`` run once, with the inline executor."""
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        executor = callspec.params.get("daemon", "inline") if callspec is not None else "inline"
+        if executor != "inline" and item.get_closest_marker("inline_only") is not None:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -21,7 +21,8 @@ import shotgun_api3
 from evframe.state import State
 from evframe.testing import install_distribution, wait_until
 
-pytestmark = pytest.mark.e2e
+# What this suite tests does not depend on the executor (or hooks the inline one).
+pytestmark = [pytest.mark.e2e, pytest.mark.inline_only]
 
 MIX = Path(__file__).resolve().parent / "dists" / "evframe-test-classic-mix"
 SCRIPTS = (("e2e", "e2e-sandbox-key-5f1c"), ("classic2", "classic2-key-77"))

@@ -19,7 +19,8 @@ from support.e2e import (
     wait_delivered,
 )
 
-pytestmark = pytest.mark.e2e
+# What this suite tests does not depend on the executor (or hooks the inline one).
+pytestmark = [pytest.mark.e2e, pytest.mark.inline_only]
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ from support.scrape import get
 from support.scrape import samples as parse
 from support.smtp import SmtpSink
 
-pytestmark = pytest.mark.e2e
+# What this suite tests does not depend on the executor (or hooks the inline one).
+pytestmark = [pytest.mark.e2e, pytest.mark.inline_only]
 
 DIGEST = 3.0  # seconds: [logging.email] digest_interval for these tests
 FAILURE = r"evframe\.handler\.flaky: handler flaky failed on event"

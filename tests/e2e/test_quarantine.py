@@ -25,7 +25,8 @@ from support.e2e import (
     wait_delivered,
 )
 
-pytestmark = pytest.mark.e2e
+# What this suite tests does not depend on the executor (or hooks the inline one).
+pytestmark = [pytest.mark.e2e, pytest.mark.inline_only]
 
 DISTS = E2E_DIR / "dists"
 TEAM_A = DISTS / "evframe-test-teama"

@@ -27,7 +27,8 @@ from support.e2e import (
     read_records,
 )
 
-pytestmark = pytest.mark.e2e
+# What this suite tests does not depend on the executor (or hooks the inline one).
+pytestmark = [pytest.mark.e2e, pytest.mark.inline_only]
 
 ROBUST = E2E_DIR / "dists" / "evframe-test-robust"
 HANDLERS = ("hang", "rec", "touch", "touch_own")

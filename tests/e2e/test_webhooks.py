@@ -20,7 +20,8 @@ import pytest
 from evframe.testing import wait_until
 from support.e2e import expected_ids, has_all, ids_by_handler, missing_report, read_records
 
-pytestmark = pytest.mark.e2e
+# What this suite tests does not depend on the executor (or hooks the inline one).
+pytestmark = [pytest.mark.e2e, pytest.mark.inline_only]
 
 RECORDERS = ("rec_all", "rec_task_status", "rec_after")
 SECRET_ENV = "EVFRAME_E2E_WEBHOOK_TOKEN"

@@ -12,7 +12,7 @@ from shotgun_api3 import shotgun
 
 from evframe.state import State
 from evframe.testing import order_violations as count_violations
-from support.e2e import SCRIPT, Procs, SandboxProc, read_records
+from support.e2e import DAEMON_SCRIPT, Procs, SandboxProc, read_records
 
 PARALLEL_DIST = Path(__file__).resolve().parent.parent / "dists" / "evframe-test-parallel"
 PARALLEL_GROUP = "evframe.parallel_handlers"
@@ -83,7 +83,11 @@ def write_config(
 
 
 def env_for(url: str) -> dict[str, str]:
-    return {"EVFRAME_SITE_URL": url, "EVFRAME_SCRIPT_NAME": SCRIPT[0], "EVFRAME_API_KEY": SCRIPT[1]}
+    return {
+        "EVFRAME_SITE_URL": url,
+        "EVFRAME_SCRIPT_NAME": DAEMON_SCRIPT[0],
+        "EVFRAME_API_KEY": DAEMON_SCRIPT[1],
+    }
 
 
 def serve(procs: Procs, config: Path, url: str, *args: str) -> Any:

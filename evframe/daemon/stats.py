@@ -178,16 +178,23 @@ class Stats(Observer):
         self.site_down_since = self.site_reason = self.site_kind = None
 
     def dispatched(self, record: Record, who: frozenset[str], report: Report) -> None:
+        # Once per event, for every handler that ran: kept to plain dict and list
+        # operations (no call per result), since it runs on the daemon's thread.
         self._last[who] = record
+        ok, failed, handled, failures = Outcome.OK, Outcome.FAILED, self.handled, self.failed
+        durations = self.durations
         for result in report.results:
             name, status = result.name, result.status
-            if status is Outcome.OK or status is Outcome.FAILED:
-                counts = self.handled if status is Outcome.OK else self.failed
+            if status is ok or status is failed:
+                counts = handled if status is ok else failures
                 counts[name] = counts.get(name, 0) + 1
-                hist = self.durations.get(name)
+                hist = durations.get(name)
                 if hist is None:
-                    hist = self.durations[name] = Histogram(DURATION_BUCKETS)
-                hist.observe(result.duration)
+                    hist = durations[name] = Histogram(DURATION_BUCKETS)
+                value = result.duration
+                hist.counts[bisect_left(hist.bounds, value)] += 1
+                hist.sum += value
+                hist.count += 1
             elif status is Outcome.SKIPPED:
                 self.skipped[name] = self.skipped.get(name, 0) + 1
 

@@ -46,6 +46,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def seen(out: Path) -> dict[str, float]:
+    """When ``b_latency`` started on each token (the lines it wrote to ``out``)."""
+    found = {}
+    for line in out.read_text().splitlines():
+        token, started = line.split()
+        found[token] = float(started)
+    return found
+
+
 def write_at_rate(
     sg: Any, shots: list[int], out: Path, writes: int, rate: float, prefix: str
 ) -> list[float]:
@@ -63,15 +72,8 @@ def write_at_rate(
         if pause > 0:
             time.sleep(pause)
 
-    def seen() -> dict[str, float]:
-        found = {}
-        for line in out.read_text().splitlines():
-            token, started = line.split()
-            found[token] = float(started)
-        return found
-
-    wait_until(lambda: len(seen()) >= writes, 60, "every write to reach the handler")
-    found = seen()
+    wait_until(lambda: len(seen(out)) >= writes, 60, "every write to reach the handler")
+    found = seen(out)
     return [(found[t] - written[t]) * 1000 for t in written]
 
 
@@ -169,16 +171,9 @@ def main() -> None:
                         time.sleep(pause)
             idle_spell()
 
-            def seen() -> dict[str, float]:
-                found = {}
-                for line in out.read_text().splitlines():
-                    token, started = line.split()
-                    found[token] = float(started)
-                return found
-
             total = args.bursts * args.writes
-            wait_until(lambda: len(seen()) >= total, 60, "every write to reach the handler")
-            started_at = seen()
+            wait_until(lambda: len(seen(out)) >= total, 60, "every write to reach the handler")
+            started_at = seen(out)
             latencies = [(started_at[t] - written[t]) * 1000 for t in written]
             first_latencies = [(started_at[t] - written[t]) * 1000 for t in firsts]
         finally:

@@ -35,28 +35,25 @@ class HandlerGraph:
         links: Any = nx.Graph()
         links.add_nodes_from(funcs)
         registered = sorted(funcs)
+        # Each spec attribute: the graph its edges go into, and whether the named
+        # handler comes before (True) or after the one that names it.
+        kinds = (
+            ("requires", graph, True),
+            ("required_by", graph, False),
+            ("follows", sequence, True),
+            ("linked", links, False),
+        )
         for name, func in funcs.items():
             spec = get_spec(func)
-            for req in sorted(spec.requires):
-                if req in absent:
-                    continue
-                self._check_known(name, "requires", req, funcs, sources, registered)
-                graph.add_edge(req, name)
-            for dep in sorted(spec.required_by):
-                if dep in absent:
-                    continue
-                self._check_known(name, "required_by", dep, funcs, sources, registered)
-                graph.add_edge(name, dep)
-            for before in sorted(spec.follows):
-                if before in absent:
-                    continue
-                self._check_known(name, "follows", before, funcs, sources, registered)
-                sequence.add_edge(before, name)
-            for other in sorted(spec.linked):
-                if other in absent:
-                    continue
-                self._check_known(name, "linked", other, funcs, sources, registered)
-                links.add_edge(name, other)
+            for kind, edges, named_first in kinds:
+                for other in sorted(getattr(spec, kind)):
+                    if other in absent:
+                        continue
+                    self._check_known(name, kind, other, funcs, sources, registered)
+                    if named_first:
+                        edges.add_edge(other, name)
+                    else:
+                        edges.add_edge(name, other)
         ordering: Any = nx.compose(graph, sequence)
         try:
             cycle = nx.find_cycle(ordering)
